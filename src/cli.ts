@@ -1,0 +1,80 @@
+// Command line entry: `patchgate <command>`. Each command lives in src/commands/ and registers itself here.
+import { Command, CommanderError } from 'commander';
+import { InputError } from './ingest/inputs.js';
+import { SettingsError } from './settings/load.js';
+import { registerSeries, registerAm, registerExport } from './commands/series.js';
+
+export interface CliIo {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  stdin: NodeJS.ReadableStream;
+}
+
+/** A usage error or unreadable input: exit 2 with a one-line message (contract.md). */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+type Registrar = (program: Command, io: CliIo) => void;
+
+const registrars: Registrar[] = [registerSeries, registerAm, registerExport];
+
+/** Lets later-loaded command modules add themselves (run, worker, ingest, start ...). */
+export function addCommand(r: Registrar): void {
+  registrars.push(r);
+}
+
+export function buildProgram(io: CliIo): Command {
+  const program = new Command('patchgate')
+    .description('Kernel patch workflow bot: series from mail, apply, build, gates, reports')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+    });
+  for (const r of registrars) r(program, io);
+  return program;
+}
+
+async function loadOptionalCommands(): Promise<void> {
+  // Commands owned by other parts of the tree; each module exports register<Name>(program, io).
+  const optional: [string, string][] = [
+    ['./commands/run.js', 'registerRun'],
+    ['./commands/worker.js', 'registerWorker'],
+    ['./commands/ingest.js', 'registerIngest'],
+    ['./commands/start.js', 'registerStart'],
+  ];
+  for (const [mod, name] of optional) {
+    try {
+      const m = (await import(mod)) as Record<string, unknown>;
+      const fn = m[name];
+      if (typeof fn === 'function' && !registrars.includes(fn as Registrar)) registrars.push(fn as Registrar);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ERR_MODULE_NOT_FOUND' || !String((err as Error).message).includes(mod.slice(2, -3))) throw err;
+    }
+  }
+}
+
+/** Runs the CLI; resolves to the exit code. */
+export async function main(argv: string[], io: CliIo = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin }): Promise<number> {
+  await loadOptionalCommands();
+  const program = buildProgram(io);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return typeof process.exitCode === 'number' && process.exitCode !== 0 ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+      return 2; // commander already printed its one-line message
+    }
+    if (err instanceof UsageError || err instanceof InputError || err instanceof SettingsError) {
+      io.stderr.write(`patchgate: ${err.message.split('\n').join('\n  ')}\n`);
+      return 2;
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,90 @@
+// The ingest path shared by every source: raw bytes → ParsedMessage → store, then series assembly.
+import { parseMessage } from '../mail/parse.js';
+import type { ParsedMessage } from '../mail/types.js';
+import { assembleSeries } from '../series/assemble.js';
+import type { AssembleOptions, SeriesDocument } from '../series/types.js';
+import type { Db } from '../store/db.js';
+import { loadParsedMessages, storeMessages, type CursorUpdate, type IncomingMessage } from '../store/messages.js';
+import { saveSeriesDocument } from '../store/series.js';
+import type { RawInput } from './inputs.js';
+
+export interface IngestStats {
+  read: number;
+  inserted: number;
+  known: number;
+}
+
+export interface IngestOptions {
+  maxBytes?: number;
+  /** how many messages go into one store transaction */
+  batchSize?: number;
+  /** batches being parsed while the oldest is stored */
+  inflight?: number;
+  /** parses a batch; defaults to in-process parseMessage (a worker pool may be passed in) */
+  parseBatch?: (raws: Buffer[]) => Promise<ParsedMessage[]>;
+  onProgress?: (stats: IngestStats) => void;
+}
+
+export function inProcessParser(maxBytes?: number): (raws: Buffer[]) => Promise<ParsedMessage[]> {
+  return (raws) => Promise.all(raws.map((r) => parseMessage(r, { maxBytes })));
+}
+
+/**
+ * Parses and stores every input. Re-reading the same mail stores nothing new (messages are keyed by
+ * Message-ID and content hash). `cursorOf` gives the cursor to write with the batch that ends at an input.
+ */
+export async function ingestInputs(
+  db: Db,
+  inputs: AsyncIterable<RawInput>,
+  opts: IngestOptions = {},
+  cursorOf?: (last: RawInput) => CursorUpdate | undefined,
+): Promise<IngestStats> {
+  const parse = opts.parseBatch ?? inProcessParser(opts.maxBytes);
+  const batchSize = opts.batchSize ?? 256;
+  const inflight = Math.max(1, opts.inflight ?? 2);
+  const stats: IngestStats = { read: 0, inserted: 0, known: 0 };
+  // Parsing of the next batches overlaps with storing the current one; batches are stored in order.
+  const queue: { batch: RawInput[]; parsed: Promise<ParsedMessage[]> }[] = [];
+  const storeOldest = async () => {
+    const { batch, parsed } = queue.shift()!;
+    const done = await parsed;
+    const items: IncomingMessage[] = batch.map((b, i) => ({ raw: b.raw, parsed: done[i], source: b.source }));
+    const r = storeMessages(db, items, cursorOf?.(batch[batch.length - 1]));
+    stats.read += batch.length;
+    stats.inserted += r.inserted;
+    stats.known += r.known;
+    opts.onProgress?.(stats);
+  };
+  let batch: RawInput[] = [];
+  const enqueue = async () => {
+    if (batch.length === 0) return;
+    const b = batch;
+    batch = [];
+    const parsed = parse(b.map((x) => x.raw));
+    parsed.catch(() => undefined); // awaited in order by storeOldest
+    queue.push({ batch: b, parsed });
+    while (queue.length > inflight) await storeOldest();
+  };
+  for await (const input of inputs) {
+    batch.push(input);
+    if (batch.length >= batchSize) await enqueue();
+  }
+  await enqueue();
+  while (queue.length > 0) await storeOldest();
+  return stats;
+}
+
+/** Assembles the series document from everything stored, and saves the series snapshots. */
+export function assembleStored(db: Db, opts: AssembleOptions): SeriesDocument {
+  const messages = loadParsedMessages(db);
+  const doc = assembleSeries(messages, opts);
+  const dateOf = new Map(messages.map((m) => [m.msgid, m.date]));
+  const firstDates = new Map<string, string | null>();
+  for (const s of doc.series) {
+    const ids = [s.cover, ...s.patches.map((p) => p.msgid)].filter((x): x is string => !!x);
+    const dates = ids.map((id) => dateOf.get(id)).filter((d): d is string => !!d).sort();
+    firstDates.set(s.id, dates[0] ?? null);
+  }
+  saveSeriesDocument(db, doc, firstDates);
+  return doc;
+}

@@ -1,0 +1,95 @@
+// Real Redis for integration tests: REDIS_URL when it answers, else a private redis-server on a free
+// loopback port in a temp dir, killed when the test process exits. Each test takes a unique queue prefix
+// (uniquePrefix) and removes its keys afterwards (cleanPrefix).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+
+let started: Promise<string> | null = null;
+let child: ChildProcess | null = null;
+let tmpDir: string | null = null;
+
+async function answers(url: string): Promise<boolean> {
+  const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 1000, retryStrategy: () => null });
+  r.on('error', () => {});
+  try {
+    await r.connect();
+    return (await r.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    r.disconnect();
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function stop(): void {
+  if (child && child.exitCode === null) child.kill('SIGKILL');
+  if (tmpDir) rmSync(tmpDir, { recursive: true, force: true });
+  child = null;
+  tmpDir = null;
+}
+
+async function startPrivate(): Promise<string> {
+  const port = await freePort();
+  tmpDir = mkdtempSync(path.join(os.tmpdir(), 'patchgate-redis-'));
+  child = spawn('redis-server', [
+    '--bind', '127.0.0.1', '--port', String(port), '--dir', tmpDir,
+    '--appendonly', 'yes', '--maxmemory-policy', 'noeviction', '--save', '', '--daemonize', 'no',
+  ], { stdio: 'ignore' });
+  process.once('exit', stop);
+  const url = `redis://127.0.0.1:${port}`;
+  const spawnError = new Promise<never>((_, reject) => child!.once('error', (e) => reject(new Error(`cannot start redis-server: ${e.message}`))));
+  for (let i = 0; i < 100; i++) {
+    if (await Promise.race([answers(url), spawnError])) return url;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  stop();
+  throw new Error('private redis-server did not answer');
+}
+
+/** A Redis URL that answers PING: REDIS_URL, else a private server started once per test process. */
+export function ensureRedis(): Promise<string> {
+  started ??= (async () => {
+    const env = process.env.REDIS_URL;
+    if (env && (await answers(env))) return env;
+    return startPrivate();
+  })();
+  return started;
+}
+
+/** A queue prefix no other test uses. */
+export function uniquePrefix(name = 'test'): string {
+  return `pgtest-${name}-${process.pid}-${randomBytes(4).toString('hex')}`;
+}
+
+/** Deletes every key under PREFIX (bullmq keys are `<prefix>:<queue>:...`). */
+export async function cleanPrefix(url: string, prefix: string): Promise<number> {
+  const r = new Redis(url, { maxRetriesPerRequest: null });
+  let n = 0;
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length) n += await r.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    r.disconnect();
+  }
+  return n;
+}
