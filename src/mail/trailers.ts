@@ -124,6 +124,8 @@ export interface BodyParts {
   basement: string;
   /** the text below a `-- ` signature marker */
   signature: string;
+  /** the basement and everything after it (signature included) verbatim, leading newlines dropped */
+  tail: string;
 }
 
 function sameTrailers(a: Trailer[], b: Trailer[]): boolean {
@@ -133,6 +135,7 @@ function sameTrailers(a: Trailer[], b: Trailer[]): boolean {
 /** Split a patch body into in-body headers, message, trailer block, basement and signature. */
 export function splitBody(text: string): BodyParts {
   let body = text.replace(/\r/g, '').replace(/^\n+|\n+$/g, '');
+  const full = body;
   let signature = '';
   const sig = body.lastIndexOf(SIG_SEPARATOR);
   if (sig >= 0) {
@@ -141,20 +144,20 @@ export function splitBody(text: string): BodyParts {
   }
 
   let top = body;
-  let basement = '';
+  let basementAt = -1;
   const sep = /^---\n/m.exec(body);
   if (sep) {
     top = body.slice(0, sep.index);
-    basement = body.slice(sep.index + sep[0].length).replace(/\n+$/, '');
+    basementAt = sep.index + sep[0].length;
   } else if (body.includes('\ndiff ')) {
-    const at = body.indexOf('\ndiff ');
-    top = body.slice(0, at);
-    basement = body.slice(at + 1).replace(/\n+$/, '');
+    top = body.slice(0, body.indexOf('\ndiff '));
+    basementAt = top.length + 1;
   } else if (body.includes('\n--- a/')) {
-    const at = body.indexOf('\n--- a/');
-    top = body.slice(0, at);
-    basement = body.slice(at + 1).replace(/\n+$/, '');
+    top = body.slice(0, body.indexOf('\n--- a/'));
+    basementAt = top.length + 1;
   }
+  const basement = basementAt < 0 ? '' : body.slice(basementAt).replace(/\n+$/, '');
+  const tail = basementAt < 0 ? '' : full.slice(basementAt).replace(/^\n+/, '');
 
   const mbody = top.replace(/^\n+|\n+$/g, '');
   const paras = mbody.split('\n\n');
@@ -168,12 +171,12 @@ export function splitBody(text: string): BodyParts {
   if (paras.length === 1) {
     if (sameTrailers(headers, last.trailers)) headers = [];
     const message = last.others.join('\n').replace(/\n+$/, '');
-    return { headers, message, trailers: last.trailers, basement, signature };
+    return { headers, message, trailers: last.trailers, basement, signature, tail };
   }
   if (paras.length > 2) mparts.push(...paras.slice(1, -1));
   if (last.others.length > 0) mparts.push(last.others.join('\n'));
   const message = mparts.join('\n\n').replace(/\n+$/, '');
-  return { headers, message, trailers: last.trailers, basement, signature };
+  return { headers, message, trailers: last.trailers, basement, signature, tail };
 }
 
 /**

@@ -105,4 +105,6 @@ export interface ParsedMessage {
   deps: Dependencies;
   /** headers the bot cares about, lower-case names (x-patchwork-*, x-mailer, auto-submitted, x-patchgate-*) */
   headers: Record<string, string>;
+  /** the `From:` in-body header of a patch sent on someone else's behalf (git am takes it as author) */
+  inBodyFrom?: Person | null;
 }

@@ -3,14 +3,19 @@ import { z } from 'zod';
 
 const secret = z.string().describe('a literal value, or env:NAME to read it from the environment');
 
+/** A duration: seconds as a number, or `90s`, `5m`, `24h`, `2d`. */
+const duration = z.union([z.number().positive(), z.string().regex(/^\d+(\.\d+)?\s*(ms|s|m|h|d)$/)]);
+/** Every source: its poll interval and the silence after which it is reported quiet (ingest sources). */
+const sourceCommon = { name: z.string(), interval: duration.optional(), quiet_after: duration.optional() };
+
 export const sourceSchema = z.discriminatedUnion('type', [
-  z.object({ name: z.string(), type: z.literal('public-inbox-git'), path: z.string().optional(), url: z.string().optional(), list: z.string().optional() }),
-  z.object({ name: z.string(), type: z.literal('public-inbox-http'), url: z.string().url(), list: z.string().optional(), interval: z.number().positive().default(300) }),
-  z.object({ name: z.string(), type: z.literal('imap'), url: z.string(), password: secret.optional(), list: z.string().optional() }),
-  z.object({ name: z.string(), type: z.literal('patchwork'), url: z.string().url(), project: z.string(), token: secret.optional() }),
-  z.object({ name: z.string(), type: z.literal('github'), repos: z.array(z.string()).default([]) }),
-  z.object({ name: z.string(), type: z.literal('mbox'), path: z.string(), list: z.string().optional() }),
-  z.object({ name: z.string(), type: z.literal('maildir'), path: z.string(), list: z.string().optional() }),
+  z.object({ ...sourceCommon, type: z.literal('public-inbox-git'), path: z.string().optional(), url: z.string().optional(), list: z.string().optional() }),
+  z.object({ ...sourceCommon, type: z.literal('public-inbox-http'), url: z.string().url(), list: z.string().optional(), interval: duration.default(300) }),
+  z.object({ ...sourceCommon, type: z.literal('imap'), url: z.string(), password: secret.optional(), list: z.string().optional() }),
+  z.object({ ...sourceCommon, type: z.literal('patchwork'), url: z.string().url(), project: z.string(), token: secret.optional(), since: z.string().optional() }),
+  z.object({ ...sourceCommon, type: z.literal('github'), repos: z.array(z.string()).default([]) }),
+  z.object({ ...sourceCommon, type: z.literal('mbox'), path: z.string(), list: z.string().optional() }),
+  z.object({ ...sourceCommon, type: z.literal('maildir'), path: z.string(), list: z.string().optional() }),
 ]);
 export type SourceSettings = z.infer<typeof sourceSchema>;
 
@@ -22,6 +27,41 @@ export const treeRefSchema = z.object({
   lists: z.array(z.string()).default([]),
 }).passthrough();
 
+/** When to reply: `failure` = on failure and conflict only. */
+const replyOn = z.enum(['failure', 'always', 'never']);
+/** Quiet hours: replies queued in the window wait for its end (HH:MM, local to tz; may wrap midnight). */
+const quietHours = z.object({
+  start: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/),
+  end: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/),
+  tz: z.string().default('UTC'),
+});
+const rateLimit = z.object({
+  per_list: z.number().int().nonnegative().default(30),
+  per_submitter: z.number().int().nonnegative().default(5),
+  window_minutes: z.number().positive().default(60),
+});
+/** Per-list overrides of the reply policy, keyed by the list address. */
+const listPolicy = z.object({
+  on: replyOn.optional(),
+  cc_list: z.boolean().optional(),
+  quiet_hours: quietHours.nullable().optional(),
+  rate_limit: rateLimit.partial().optional(),
+});
+export const replySchema = z.object({
+  mode: z.enum(['dry-run', 'send']).default('dry-run'),
+  /** lists where sending is enabled (with mode: send); every other list gets dry-run rows */
+  lists: z.array(z.string()).default([]),
+  on: replyOn.default('failure'),
+  cc_list: z.boolean().default(false),
+  quiet_hours: quietHours.optional(),
+  rate_limit: rateLimit.prefault({}),
+  /** more bot senders never to answer (addresses, `*` wildcards) */
+  bots: z.array(z.string()).default([]),
+  dashboard_url: z.string().optional(),
+  per_list: z.record(z.string(), listPolicy).default({}),
+}).passthrough().prefault({});
+export type ReplySettings = z.infer<typeof replySchema>;
+
 export const settingsSchema = z.object({
   store: z.object({ path: z.string().default('var/patchgate.sqlite') }).default({ path: 'var/patchgate.sqlite' }),
   redis: z.object({ url: z.string().default('redis://127.0.0.1:6379'), prefix: z.string().default('patchgate') })
@@ -31,11 +71,8 @@ export const settingsSchema = z.object({
   trees_file: z.string().optional(),
   smtp: z.object({ url: z.string().default('smtp://127.0.0.1:2525'), from: z.string().default('patchgate <patchgate@localhost>') })
     .default({ url: 'smtp://127.0.0.1:2525', from: 'patchgate <patchgate@localhost>' }),
-  reply: z.object({
-    mode: z.enum(['dry-run', 'send']).default('dry-run'),
-    lists: z.array(z.string()).default([]),
-  }).passthrough().default({ mode: 'dry-run', lists: [] }),
-  web: z.object({ listen: z.string().default('127.0.0.1:8080') }).default({ listen: '127.0.0.1:8080' }),
+  reply: replySchema,
+  web: z.object({ listen: z.string().default('127.0.0.1:8080'), token: secret.optional() }).default({ listen: '127.0.0.1:8080' }),
   github: z.object({
     app_id: z.union([z.number(), z.string()]).optional(),
     private_key: secret.optional(),

@@ -82,4 +82,85 @@ export const migrations: { id: number; name: string; sql: string }[] = [
       );
     `,
   },
+  {
+    id: 3,
+    name: 'pipeline runs: last stage and finish time',
+    sql: `
+      ALTER TABLE runs ADD COLUMN last_stage TEXT;     -- the stage the flow ends with (run --until), NULL = report
+      ALTER TABLE runs ADD COLUMN finished_at TEXT;
+      ALTER TABLE runs ADD COLUMN detail TEXT;         -- why it was cancelled / failed
+      CREATE INDEX runs_state ON runs (state);
+    `,
+  },
+  {
+    id: 4,
+    name: 'ingest: source health, patchwork ids, github pull requests',
+    sql: `
+      CREATE TABLE source_health (
+        source      TEXT PRIMARY KEY,                  -- the source's name in the configuration
+        type        TEXT NOT NULL,
+        state       TEXT NOT NULL,                     -- ok | quiet | failing
+        detail      TEXT,                              -- why quiet / the last error
+        failures    INTEGER NOT NULL DEFAULT 0,        -- consecutive failed polls
+        polls       INTEGER NOT NULL DEFAULT 0,
+        messages    INTEGER NOT NULL DEFAULT 0,        -- new messages stored from it, all time
+        last_poll_at TEXT,
+        last_ok_at  TEXT,                              -- last poll that did not fail
+        last_new_at TEXT,                              -- last poll that stored something new (first poll at start)
+        quiet_after_s REAL,
+        updated_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
+      );
+      CREATE TABLE patchwork_series (
+        source      TEXT NOT NULL,
+        series_id   INTEGER NOT NULL,                  -- patchwork's series id
+        project     TEXT NOT NULL,
+        name        TEXT,
+        version     INTEGER,
+        url         TEXT NOT NULL,                     -- API URL of the series
+        web_url     TEXT,
+        mbox_url    TEXT NOT NULL,
+        cover_msgid TEXT,
+        event_id    INTEGER,                           -- the series-completed event it came from
+        created_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+        PRIMARY KEY (source, series_id)
+      );
+      CREATE TABLE patchwork_patches (
+        source      TEXT NOT NULL,
+        patch_id    INTEGER NOT NULL,                  -- patchwork's patch id: checks are posted to it
+        series_id   INTEGER NOT NULL,
+        msgid       TEXT NOT NULL,
+        url         TEXT NOT NULL,                     -- API URL of the patch (checks: <url>checks/)
+        PRIMARY KEY (source, patch_id)
+      );
+      CREATE INDEX patchwork_patches_msgid ON patchwork_patches (msgid);
+      CREATE TABLE github_pulls (
+        source      TEXT NOT NULL,
+        repo        TEXT NOT NULL,                     -- owner/name
+        number      INTEGER NOT NULL,
+        revision    INTEGER NOT NULL,                  -- 1, then +1 per force-push
+        head_sha    TEXT NOT NULL,
+        base_sha    TEXT,
+        cover_msgid TEXT NOT NULL,
+        patch_msgids TEXT NOT NULL,                    -- JSON array, in order
+        delivery    TEXT,                              -- X-GitHub-Delivery of the event
+        created_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+        PRIMARY KEY (source, repo, number, revision),
+        UNIQUE (source, repo, number, head_sha)
+      );
+    `,
+  },
+  {
+    id: 5,
+    name: 'report outbox: verdict, list, submitter, deferral and claims',
+    sql: `
+      ALTER TABLE outbox ADD COLUMN verdict TEXT;        -- the verdict the report carries
+      ALTER TABLE outbox ADD COLUMN list TEXT;           -- the mailing list it answers on (rate limit per list)
+      ALTER TABLE outbox ADD COLUMN submitter TEXT;      -- lower-case address (rate limit per submitter)
+      ALTER TABLE outbox ADD COLUMN not_before TEXT;     -- ISO time: quiet hours / retry back-off
+      ALTER TABLE outbox ADD COLUMN claimed_by TEXT;     -- sender "pid:host:token" while sending | committing
+      -- state: pending | sending | committing | sent | dry-run | skipped | failed | unknown
+      CREATE INDEX outbox_state ON outbox (state, channel);
+      CREATE INDEX outbox_series ON outbox (series_id, version, channel);
+    `,
+  },
 ];

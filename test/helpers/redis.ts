@@ -38,7 +38,7 @@ function freePort(): Promise<number> {
 }
 
 function stop(): void {
-  if (child && child.exitCode === null) child.kill('SIGKILL');
+  if (child && child.exitCode === null) child.kill('SIGTERM');
   if (tmpDir) rmSync(tmpDir, { recursive: true, force: true });
   child = null;
   tmpDir = null;
@@ -47,13 +47,24 @@ function stop(): void {
 async function startPrivate(): Promise<string> {
   const port = await freePort();
   tmpDir = mkdtempSync(path.join(os.tmpdir(), 'patchgate-redis-'));
-  child = spawn('redis-server', [
+  // a watchdog shell owns redis-server and stops it (and removes its dir) once this process is gone,
+  // however it ends: vitest may kill its fork without running exit handlers
+  const watchdog = `redis-server "$@" & r=$!
+trap 'kill $r 2>/dev/null' TERM INT
+while kill -0 ${process.pid} 2>/dev/null && kill -0 $r 2>/dev/null; do sleep 0.5; done
+kill $r 2>/dev/null; wait $r; rm -rf '${tmpDir}'`;
+  child = spawn('sh', ['-c', watchdog, 'redis-watchdog',
     '--bind', '127.0.0.1', '--port', String(port), '--dir', tmpDir,
     '--appendonly', 'yes', '--maxmemory-policy', 'noeviction', '--save', '', '--daemonize', 'no',
-  ], { stdio: 'ignore' });
+  ], { stdio: 'ignore', detached: true });
+  child.unref();
   process.once('exit', stop);
   const url = `redis://127.0.0.1:${port}`;
-  const spawnError = new Promise<never>((_, reject) => child!.once('error', (e) => reject(new Error(`cannot start redis-server: ${e.message}`))));
+  const spawnError = new Promise<never>((_, reject) => {
+    child!.once('error', (e) => reject(new Error(`cannot start redis-server: ${e.message}`)));
+    child!.once('exit', () => reject(new Error('redis-server exited at once (is it installed? apt-get install redis-server)')));
+  });
+  spawnError.catch(() => {});
   for (let i = 0; i < 100; i++) {
     if (await Promise.race([answers(url), spawnError])) return url;
     await new Promise((r) => setTimeout(r, 50));

@@ -1,0 +1,84 @@
+// `patchgate worker --config FILE [--queues apply,build,gate,report]`: stage workers as their own process
+// against redis.url (or REDIS_URL). Workers on several machines share Redis and nothing else but artifacts.
+// SIGTERM / SIGINT close the workers gracefully: running jobs finish, nothing new is taken.
+import type { Command } from 'commander';
+import { UsageError, type CliIo } from '../cli.js';
+import { logger } from '../log.js';
+import { queueConfig } from '../queue/config.js';
+import { isStage, STAGES, type Stage } from '../queue/names.js';
+import { loadStageRegistry } from '../queue/registry.js';
+import { startWorkers, type WorkerHandle } from '../queue/worker.js';
+import { loadSettings } from '../settings/load.js';
+import { openDb } from '../store/db.js';
+
+export function parseQueues(list: string): Stage[] {
+  const names = list.split(',').map((s) => s.trim()).filter(Boolean).map((s) => (s === 'gates' ? 'gate' : s));
+  const bad = names.filter((n) => !isStage(n));
+  if (bad.length || names.length === 0) throw new UsageError(`--queues: unknown queue ${bad.join(', ') || '(none)'}; use ${STAGES.join(',')}`);
+  return [...new Set(names)] as Stage[];
+}
+
+export interface WorkerProcessOptions {
+  config: string;
+  queues: Stage[];
+  /** extra stage modules (besides PATCHGATE_STAGE_MODULES) */
+  modules?: string[];
+}
+
+/** Runs workers until SIGTERM/SIGINT; resolves after a graceful close. */
+export async function runWorkerProcess(opts: WorkerProcessOptions): Promise<void> {
+  const settings = loadSettings(opts.config);
+  const config = queueConfig(settings);
+  const db = openDb(settings.store.path);
+  const registry = await loadStageRegistry({ modules: opts.modules });
+  const log = logger.child({ component: 'worker' });
+  let handle: WorkerHandle | null = null;
+  try {
+    handle = await startWorkers({ config, stages: opts.queues, registry, settings, db });
+    await handle.ready();
+    log.info({ queues: opts.queues, worker: handle.workerId, stages: [...registry.keys()] }, 'workers ready');
+    await new Promise<void>((resolve) => {
+      const stop = (sig: NodeJS.Signals) => {
+        log.info({ signal: sig }, 'closing workers (running jobs finish first)');
+        process.off('SIGTERM', stop);
+        process.off('SIGINT', stop);
+        resolve();
+      };
+      process.on('SIGTERM', stop);
+      process.on('SIGINT', stop);
+    });
+  } finally {
+    await handle?.close();
+    db.close();
+    log.info('workers closed');
+  }
+}
+
+export function registerWorker(program: Command, _io: CliIo): void {
+  program
+    .command('worker')
+    .description('run pipeline workers for some stage queues until SIGTERM')
+    .requiredOption('--config <file>', 'configuration file')
+    .option('--queues <list>', `comma-separated queues (${STAGES.join(',')})`, STAGES.join(','))
+    .option('--stage-module <file>', 'load another stage module (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
+    .action(async (opts: { config: string; queues: string; stageModule?: string[] }) => {
+      await runWorkerProcess({ config: opts.config, queues: parseQueues(opts.queues), modules: opts.stageModule });
+    });
+}
+
+/** Entry of workers/<stage>.worker.ts: `node workers/apply.worker.js --config FILE` (or PATCHGATE_CONFIG). */
+export async function bootStageWorker(stages: Stage[], argv: string[] = process.argv.slice(2)): Promise<void> {
+  const i = argv.indexOf('--config');
+  const config = i >= 0 ? argv[i + 1] : process.env.PATCHGATE_CONFIG;
+  if (!config) {
+    process.stderr.write('usage: node workers/<stage>.worker.js --config FILE (or PATCHGATE_CONFIG=FILE)\n');
+    process.exitCode = 2;
+    return;
+  }
+  try {
+    await runWorkerProcess({ config, queues: stages });
+  } catch (err) {
+    process.stderr.write(`patchgate worker: ${(err as Error).message}\n`);
+    process.exitCode = 1;
+  }
+}

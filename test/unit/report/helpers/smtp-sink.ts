@@ -1,0 +1,56 @@
+// A real SMTP server on loopback (smtp-server) that keeps every message it accepted. A message counts as
+// accepted only when its DATA ended with the final "."; a client that dies mid-DATA delivers nothing.
+import type { AddressInfo } from 'node:net';
+import { SMTPServer } from 'smtp-server';
+
+export interface Received {
+  raw: Buffer;
+  mailFrom: string;
+  rcptTo: string[];
+}
+
+export interface SmtpSink {
+  port: number;
+  url: string;
+  messages: Received[];
+  /** connections opened so far */
+  connections(): number;
+  close(): Promise<void>;
+}
+
+export async function startSmtpSink(): Promise<SmtpSink> {
+  const messages: Received[] = [];
+  let connections = 0;
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS', 'AUTH'],
+    logger: false,
+    onConnect(_session, cb) {
+      connections++;
+      cb();
+    },
+    onData(stream, session, cb) {
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('error', () => { /* the client went away mid-DATA: nothing was delivered */ });
+      stream.on('end', () => {
+        messages.push({
+          raw: Buffer.concat(chunks),
+          mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+          rcptTo: session.envelope.rcptTo.map((r) => r.address),
+        });
+        cb();
+      });
+    },
+  });
+  server.on('error', () => { /* connection resets from killed clients */ });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = ((server as unknown as { server: { address(): AddressInfo } }).server.address()).port;
+  return {
+    port,
+    url: `smtp://127.0.0.1:${port}`,
+    messages,
+    connections: () => connections,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
