@@ -9,7 +9,7 @@
 // the settings opt out (`allow_unsandboxed: true`, for developer machines), in which case it still
 // applies the rlimits, the time and output limits and the process-group kill.
 import { spawn, spawnSync } from 'node:child_process';
-import { chownSync, closeSync, mkdirSync, openSync, statSync, readdirSync, lstatSync } from 'node:fs';
+import { chownSync, closeSync, lstatSync, mkdirSync, openSync, readdirSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { logger } from '../log.js';
@@ -115,7 +115,7 @@ function setupScript(writable: string[], s: SandboxSettings): string {
     // the working directory was resolved before the binds: enter it again to be on the new mount
     'cd "$PWD"',
     `exec setpriv --reuid=${s.uid} --regid=${s.gid} --clear-groups --inh-caps=-all --bounding-set=-all --no-new-privs -- ` +
-      `prlimit --as=${s.memory_mb * mb} --nproc=${s.nproc} --fsize=${s.max_file_mb * mb} --core=0 -- "$@"`,
+      `prlimit --as=${s.memory_mb * mb} --nproc=${s.nproc} --fsize=${s.max_file_mb * mb} --core=0 -- "$@" 2>&1`,
   ].join('\n');
 }
 
@@ -143,11 +143,13 @@ export async function runSandboxed(run: SandboxRun, settings: SandboxSettings): 
     argv = ['timeout', '-s', 'KILL', `${timeoutS + 5}`, 'unshare', '--net', '--mount', '--pid', '--fork', '--kill-child', '--mount-proc', '--propagation', 'private', '--',
       '/bin/sh', '-c', setupScript(run.writable.map((w) => path.resolve(w)), settings), 'sandbox', run.command, ...run.args];
   } else {
-    argv = ['timeout', '-s', 'KILL', `${timeoutS + 5}`, 'prlimit', `--as=${settings.memory_mb * mb}`, `--fsize=${settings.max_file_mb * mb}`, '--core=0', '--', run.command, ...run.args];
+    argv = ['timeout', '-s', 'KILL', `${timeoutS + 5}`, 'prlimit', `--as=${settings.memory_mb * mb}`, `--fsize=${settings.max_file_mb * mb}`, '--core=0', '--',
+      '/bin/sh', '-c', 'exec "$@" 2>&1', 'sandbox', run.command, ...run.args];
   }
   const started = Date.now();
-  const child = spawn(argv[0], argv.slice(1), { cwd: run.cwd, env: run.env, stdio: ['ignore', fd, fd], detached: true });
-  closeSync(fd);
+  // stdout and stderr share one pipe (`2>&1` inside), so make -O keeps a target's lines together and
+  // in order; the pipe, not a file, because make 4.3 -O crashes when its output is a file it cannot reopen
+  const child = spawn(argv[0], argv.slice(1), { cwd: run.cwd, env: run.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let timedOut = false;
   let aborted = false;
   let outputLimited = false;
@@ -163,16 +165,20 @@ export async function runSandboxed(run: SandboxRun, settings: SandboxSettings): 
     killGroup();
   }, run.timeoutMs);
   const maxBytes = settings.max_output_mb * mb;
-  const watch = setInterval(() => {
-    try {
-      if (statSync(run.logFile).size > maxBytes) {
-        outputLimited = true;
-        killGroup();
-      }
-    } catch {
-      /* not there yet */
+  let written = 0;
+  const sink = (b: Buffer) => {
+    if (outputLimited) return;
+    written += b.length;
+    if (written > maxBytes) {
+      outputLimited = true;
+      writeSync(fd, `\n[patchgate: output limit of ${settings.max_output_mb} MiB reached, build killed]\n`);
+      killGroup();
+      return;
     }
-  }, 1000);
+    writeSync(fd, b);
+  };
+  child.stdout?.on('data', sink);
+  child.stderr?.on('data', sink);
   const onAbort = () => {
     aborted = true;
     killGroup();
@@ -186,8 +192,8 @@ export async function runSandboxed(run: SandboxRun, settings: SandboxSettings): 
     });
     child.on('close', (c, s) => resolve([c, s]));
   });
+  closeSync(fd);
   clearTimeout(timer);
-  clearInterval(watch);
   run.signal?.removeEventListener('abort', onAbort);
   killGroup(); // stragglers of the group (non-namespace mode)
   // timeout(1) exits 137 when its own guard fired

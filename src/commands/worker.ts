@@ -6,7 +6,7 @@ import { UsageError, type CliIo } from '../cli.js';
 import { logger } from '../log.js';
 import { queueConfig } from '../queue/config.js';
 import { isStage, STAGES, type Stage } from '../queue/names.js';
-import { loadStageRegistry } from '../queue/registry.js';
+import { closeRegistry, loadStageRegistry } from '../queue/registry.js';
 import { startWorkers, type WorkerHandle } from '../queue/worker.js';
 import { loadSettings } from '../settings/load.js';
 import { openDb } from '../store/db.js';
@@ -49,6 +49,7 @@ export async function runWorkerProcess(opts: WorkerProcessOptions): Promise<void
     });
   } finally {
     await handle?.close();
+    await closeRegistry(registry);
     db.close();
     log.info('workers closed');
   }

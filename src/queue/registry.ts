@@ -65,6 +65,22 @@ export function createRegistry(): StageRegistry {
   return new Map();
 }
 
+const cleanups = new WeakMap<StageRegistry, (() => void | Promise<void>)[]>();
+
+/** A stage module that holds resources (connections, pools) registers how to release them. */
+export function onRegistryClose(registry: StageRegistry, fn: () => void | Promise<void>): void {
+  const list = cleanups.get(registry) ?? [];
+  list.push(fn);
+  cleanups.set(registry, list);
+}
+
+/** Releases what the stage modules hold; called after the workers are closed. */
+export async function closeRegistry(registry: StageRegistry): Promise<void> {
+  const list = cleanups.get(registry) ?? [];
+  cleanups.delete(registry);
+  for (const fn of list.reverse()) await fn();
+}
+
 /** Stage modules owned by the other parts of the tree, relative to this file. */
 export const BUILTIN_STAGE_MODULES = ['../trees/stage.js', '../build/stage.js', '../gates/stage.js', '../report/stage.js'];
 

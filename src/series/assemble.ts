@@ -8,12 +8,14 @@
 //   membership.ts   which patches form a series
 //   revisions.ts    partial rerolls and `previous`
 //   ids.ts          stable series ids
-//   dependencies.ts Depends-on / Based-on / prerequisite-message-id → depends_on
+//   dependencies.ts Depends-on / Based-on / prerequisite-message-id / prerequisite-patch-id (patch-id.ts)
+//                   → depends_on
 import { trailerEquals } from '../mail/trailers.js';
 import type { ParsedMessage } from '../mail/types.js';
 import { classify } from './classify.js';
 import { dependencyRefs, resolveDependencies } from './dependencies.js';
 import { seriesIds } from './ids.js';
+import { patchId } from './patch-id.js';
 import { assignMembership, DEFAULT_GROUP_WINDOW_MS, type Draft } from './membership.js';
 import { carryPartialRerolls, linkRevisions } from './revisions.js';
 import { buildThread } from './thread.js';
@@ -218,10 +220,23 @@ export function assembleSeries(messages: ParsedMessage[], opts: AssembleOptions)
     byId.set(series.id, b);
   }
 
+  // prerequisite-patch-id: the patch-ids of our patches, computed only when some mail asks for one
+  let byPatchId: Map<string, string> | undefined;
+  if (msgs.some((m) => m.deps.prerequisitePatchIds.length > 0)) {
+    byPatchId = new Map();
+    for (const [i, d] of mem.owner) {
+      const diff = msgs[i]!.diff;
+      if (d.cover === i || diff === null) continue;
+      const id = patchId(diff);
+      if (id && !byPatchId.has(id)) byPatchId.set(id, msgs[i]!.msgid);
+    }
+  }
+  const msgidOfPatchId = byPatchId && ((id: string) => byPatchId!.get(id));
+
   for (const b of built) {
     const p = previous.get(b.d);
     b.series.previous = p ? ids.get(p)! : null;
-    const refs = b.refsFrom.flatMap((i) => dependencyRefs(msgs[i]!.deps));
+    const refs = b.refsFrom.flatMap((i) => dependencyRefs(msgs[i]!.deps, msgidOfPatchId));
     if (refs.length === 0) continue;
     b.series.depends_on = resolveDependencies(b.series.id, refs, {
       seriesOfMsgid: (msgid) => {

@@ -5,7 +5,7 @@
 // whose last path segment is a msgid) or a series (`/series/<id>/`, `?series=<id>` with one of our series
 // ids). It resolves to the series holding that message (cover or patch). Garbage, list URLs and
 // patchwork's numeric database ids (which mean nothing outside that patchwork instance) resolve to
-// nothing. `prerequisite-patch-id` needs the patch-id of every known patch and is not resolved.
+// nothing. `prerequisite-patch-id` resolves to the patch whose diff has that `git patch-id --stable`.
 import type { Dependencies } from '../mail/types.js';
 
 export type DependencyRef = { kind: 'msgid'; msgid: string } | { kind: 'series'; id: string };
@@ -54,10 +54,23 @@ export function parseDependencyRef(raw: string): DependencyRef | null {
   return bare && !token.includes('/') ? { kind: 'msgid', msgid: bare } : null;
 }
 
-/** Every reference of one message, in the order the parser reports them. */
-export function dependencyRefs(deps: Dependencies): DependencyRef[] {
+/**
+ * Every reference of one message: Depends-on, prerequisite-message-id, prerequisite-patch-id (through
+ * `msgidOfPatchId`, the patch with that `git patch-id --stable`), Based-on.
+ */
+export function dependencyRefs(deps: Dependencies, msgidOfPatchId?: (id: string) => string | undefined): DependencyRef[] {
   const out: DependencyRef[] = [];
-  for (const raw of [...deps.dependsOn, ...deps.prerequisiteMessageIds, ...deps.basedOn]) {
+  for (const raw of [...deps.dependsOn, ...deps.prerequisiteMessageIds]) {
+    const ref = parseDependencyRef(raw);
+    if (ref) out.push(ref);
+  }
+  if (msgidOfPatchId) {
+    for (const raw of deps.prerequisitePatchIds) {
+      const msgid = msgidOfPatchId(raw.trim().toLowerCase());
+      if (msgid) out.push({ kind: 'msgid', msgid });
+    }
+  }
+  for (const raw of deps.basedOn) {
     const ref = parseDependencyRef(raw);
     if (ref) out.push(ref);
   }

@@ -88,7 +88,7 @@ export function assignMembership(thread: Thread, cls: Classified, windowMs = DEF
     const mk = markers[p]!;
     if (mk.total !== d.total) return false;
     if (mk.versionExplicit && mk.version !== d.version) return false;
-    return true;
+    return !d.slots.has(mk.number);
   }
 
   function join(p: number, d: Draft): void {
@@ -207,7 +207,7 @@ export function assignMembership(thread: Thread, cls: Classified, windowMs = DEF
       const s = [...found][0]!;
       if (s.cover !== null) continue;
       if (markers[cover]!.versionExplicit && markers[cover]!.version !== s.version) continue;
-      if (![...s.slots.values()].every((i) => thread.ancestors(i).includes(cid))) continue;
+      if (![...s.slots.values()].every((i) => markers[i]!.numbered && thread.ancestors(i).includes(cid))) continue;
       s.cover = cover;
       owner.set(cover, s);
       dropped.add(c);

@@ -7,7 +7,7 @@
 //   REDIS_URL                where the counters live
 import { Redis } from 'ioredis';
 import { STAGES, type Stage } from '../../src/queue/names.js';
-import type { StageProcessor, StageRegistry } from '../../src/queue/registry.js';
+import { onRegistryClose, type StageProcessor, type StageRegistry } from '../../src/queue/registry.js';
 
 export interface TestStagesOptions {
   redisUrl: string;
@@ -84,7 +84,8 @@ export function registerStages(registry: StageRegistry): void {
   const counters = process.env.PATCHGATE_TEST_COUNTERS;
   const redisUrl = process.env.REDIS_URL;
   if (!counters || !redisUrl) throw new Error('test stages need PATCHGATE_TEST_COUNTERS and REDIS_URL');
-  createTestStages(registry, { redisUrl, counters, sleepMs: parseSleep(process.env.PATCHGATE_TEST_SLEEP) });
+  const stages = createTestStages(registry, { redisUrl, counters, sleepMs: parseSleep(process.env.PATCHGATE_TEST_SLEEP) });
+  onRegistryClose(registry, () => stages.close());
 }
 
 /** Counter helpers for the test side. */

@@ -1,12 +1,17 @@
 // The series engine against the real corpus, through the real CLI: `patchgate series --json FILE...`.
 // Ground truth: shared/corpus/patchwork/EXPECTED.md (series/) and shared/corpus/b4/EXPECTED.md (A, D).
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { splitMbox } from '../../src/ingest/mbox.js';
+import { readEpoch } from '../../src/ingest/public-inbox-git.js';
+import { parseMessage } from '../../src/mail/parse.js';
+import type { ParsedMessage } from '../../src/mail/types.js';
+import { assembleSeries } from '../../src/series/assemble.js';
 import type { Series, SeriesDocument } from '../../src/series/types.js';
+import { archiveGitDir } from '../helpers/archive.js';
 import { runCli } from '../helpers/cli.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -414,4 +419,69 @@ describe('b4 corpus', () => {
       expect(trailerLines(doc.series[0]!)).toEqual(refTrailers(b4(`trailers-followup-${source}-ref-defaults.txt`)));
     });
   }
+});
+
+// ---------------------------------------------------------------------------------------------------
+// Every mail of the corpus: nothing crashes, nothing is dropped, the document is consistent.
+
+function checkConsistent(doc: SeriesDocument): void {
+  const kinds = new Map(doc.messages.map((m) => [m.msgid, m.kind]));
+  expect(kinds.size, 'each message once').toBe(doc.messages.length);
+  for (const m of doc.messages) if (m.kind === 'other' || m.kind === 'rejected') expect(m.reason, m.msgid).toBeTruthy();
+  const ids = new Set(doc.series.map((s) => s.id));
+  expect(ids.size, 'unique series ids').toBe(doc.series.length);
+  for (const s of doc.series) {
+    if (s.cover) expect(kinds.get(s.cover)).toBe('cover');
+    for (const p of s.patches) expect(['patch', 'pull-request']).toContain(kinds.get(p.msgid));
+    expect(s.patches.map((p) => p.number)).toEqual([...s.patches.map((p) => p.number)].sort((a, b) => a - b));
+    if (s.previous) expect(ids.has(s.previous) && s.previous !== s.id).toBe(true);
+    for (const d of s.depends_on) expect(ids.has(d) && d !== s.id).toBe(true);
+  }
+  const inSeries = new Set(doc.series.flatMap((s) => [...(s.cover ? [s.cover] : []), ...s.patches.map((p) => p.msgid)]));
+  for (const m of doc.messages) {
+    if (m.kind === 'patch' || m.kind === 'pull-request' || m.kind === 'cover') expect(inSeries.has(m.msgid), m.msgid).toBe(true);
+  }
+  expect(doc.comments.map((c) => c.msgid)).toEqual(doc.messages.filter((m) => m.kind === 'comment').map((m) => m.msgid));
+  for (const c of doc.comments) if (c.series) expect(ids.has(c.series)).toBe(true);
+}
+
+describe('the whole corpus', () => {
+  const dirs: [string, RegExp][] = [
+    [path.join(corpus, 'patchwork', 'mail'), /\.mbox$/],
+    [path.join(corpus, 'patchwork', 'fuzz'), /\.mbox$/],
+    [path.join(corpus, 'patchwork', 'historic'), /\.mbox$/],
+    [path.join(corpus, 'patchwork', 'series'), /\.mbox$/],
+    [path.join(corpus, 'b4'), /\.mbox$/],
+  ];
+  for (const [dir, re] of dirs) {
+    it(`${path.relative(corpus, dir)}: every file, one at a time and all together`, async () => {
+      const files = readdirSync(dir).filter((f) => re.test(f)).sort().map((f) => path.join(dir, f));
+      expect(files.length).toBeGreaterThan(0);
+      for (const f of files) checkConsistent(await seriesJson([f]));
+      checkConsistent(await seriesJson(files));
+    });
+  }
+});
+
+// ---------------------------------------------------------------------------------------------------
+// The real archive (10,000 messages of the virtualization list): consistency and id stability when
+// more mail arrives, on real threading habits (cross-posted series, rerolls, out-of-order delivery).
+
+describe('virtualization archive', () => {
+  it('assembles consistently, and no series id or membership changes when later mail arrives', async () => {
+    const messages: ParsedMessage[] = [];
+    for await (const m of readEpoch(archiveGitDir())) messages.push(await parseMessage(m.raw));
+    expect(messages.length).toBe(10_000);
+    const full = assembleSeries(messages, { sloppyTrailers: false });
+    checkConsistent(full);
+    expect(full.messages).toHaveLength(new Set(messages.map((m) => m.msgid)).size);
+    const seriesOfPatch = new Map<string, string>();
+    for (const s of full.series) for (const p of s.patches) if (!seriesOfPatch.has(p.msgid)) seriesOfPatch.set(p.msgid, s.id);
+    for (const cut of [2_500, 5_000, 7_500]) {
+      const early = assembleSeries(messages.slice(0, cut), { sloppyTrailers: false });
+      for (const s of early.series) for (const p of s.patches) expect(seriesOfPatch.get(p.msgid), `${p.msgid} after ${cut}`).toBe(s.id);
+    }
+    // the same mail read twice gives the same document
+    expect(assembleSeries([...messages, ...messages], { sloppyTrailers: false })).toEqual(full);
+  }, 120_000);
 });

@@ -27,7 +27,7 @@ async function workersOn(queue: 'apply' | 'build' | 'gate' | 'report', n: number
   await waitFor(`${n} worker(s) on ${queue}`, async () => (await pipeline.queues[queue].getWorkersCount()) >= n, 60_000, 200);
 }
 
-describe('worker processes', () => {
+describe('worker processes', { timeout: 120_000 }, () => {
   it('two processes on separate queues share one flow', async () => {
     storeSeries(env.db, [fakeSeries('s1'), fakeSeries('s2'), fakeSeries('s3')]);
     const applyWorker = env.spawnStageWorker('apply');

@@ -106,6 +106,77 @@ describe('assembleSeries: grouping', () => {
   });
 });
 
+describe('assembleSeries: cover letters', () => {
+  it('lets an unnumbered patch join a 0/1 cover of its sender, but not a 0/2 cover or a stranger', () => {
+    const c1 = msg({ id: 'k1@x', subject: '[PATCH v4 0/1] mm: balloon fix' });
+    const lone = msg({ id: 'k2@x', subject: '[PATCH v4] virtio-balloon: switch back', irt: 'k1@x', refs: ['k1@x'] });
+    expect(sizes(assembleSeries([c1, lone], opts))).toEqual([1]);
+    const stranger = msg({ id: 'k3@x', subject: '[PATCH v4] other', from: 'Eve <eve@example.org>', irt: 'k1@x', refs: ['k1@x'] });
+    expect(sizes(assembleSeries([c1, stranger], opts))).toEqual([0, 1]);
+    const c2 = msg({ id: 'k4@x', subject: '[PATCH v4 0/2] mm: balloon fix' });
+    const orphan = msg({ id: 'k5@x', subject: '[PATCH v4] orphan', irt: 'k4@x', refs: ['k4@x'] });
+    expect(sizes(assembleSeries([c2, orphan], opts))).toEqual([0, 1]);
+  });
+
+  it('gives a mislabelled cover letter (forgotten version, wrong total) to the patches that answer it', () => {
+    const c = msg({ id: 'm0@x', subject: '[PATCH 00/18] Allow architectures to override __READ_ONCE()', date: '2024-01-01T10:00:00Z' });
+    const ps = [1, 2, 3].map((n) =>
+      msg({ id: `m${n}@x`, subject: `[PATCH v3 0${n}/19] part ${n}`, irt: 'm0@x', refs: ['m0@x'], date: `2024-01-01T10:00:0${n}Z` }),
+    );
+    const doc = assembleSeries([c, ...ps], opts);
+    expect(doc.series).toHaveLength(1);
+    const s = doc.series[0]!;
+    expect([s.cover, s.name, s.version, s.total, s.patches.length]).toEqual(['<m0@x>', 'Allow architectures to override __READ_ONCE()', 3, 19, 3]);
+    // an explicit other version on the cover: not adopted
+    const v2cover = msg({ id: 'm0@x', subject: '[PATCH v2 00/18] Allow architectures to override __READ_ONCE()' });
+    expect(sizes(assembleSeries([v2cover, ...ps], opts))).toEqual([0, 3]);
+  });
+
+  it('takes a naked root as the cover of numbered patches of the same author', () => {
+    const root = msg({ id: 'n0@x', subject: 'widget rework', kind: 'other' });
+    const a = msg({ id: 'n1@x', subject: '[PATCH 1/2] widget: a', irt: 'n0@x', refs: ['n0@x'] });
+    const b = msg({ id: 'n2@x', subject: '[PATCH 2/2] widget: b', irt: 'n0@x', refs: ['n0@x'] });
+    const doc = assembleSeries([root, a, b], opts);
+    expect(kinds(doc)['<n0@x>']).toBe('cover');
+    expect(doc.series.map((s) => [s.cover, s.name, s.patches.length, s.received_all])).toEqual([['<n0@x>', 'widget rework', 2, true]]);
+  });
+});
+
+describe('assembleSeries: partial rerolls', () => {
+  const v2c = msg({ id: 'r0@x', subject: '[PATCH v2 0/3] thing', date: '2024-01-01T10:00:00Z' });
+  const v2 = [1, 2, 3].map((n) => msg({ id: `r${n}@x`, subject: `[PATCH v2 ${n}/3] thing ${n}`, irt: 'r0@x', refs: ['r0@x'], date: '2024-01-01T10:00:00Z' }));
+
+  it('carries the missing patches forward when the reroll answers the same-numbered patch', () => {
+    const v3 = msg({ id: 'r3b@x', subject: '[PATCH v3 3/3] thing 3', irt: 'r3@x', refs: ['r0@x', 'r3@x'], date: '2024-01-02T10:00:00Z' });
+    const doc = assembleSeries([v2c, ...v2, v3], opts);
+    const [a, b] = doc.series;
+    expect(b!.patches.map((p) => p.msgid)).toEqual(['<r1@x>', '<r2@x>', '<r3b@x>']);
+    expect([b!.received_all, b!.cover, b!.previous]).toEqual([true, '<r0@x>', a!.id]);
+  });
+
+  it('does not when the reroll answers another patch number', () => {
+    const v3 = msg({ id: 'r3b@x', subject: '[PATCH v3 3/3] thing 3', irt: 'r2@x', refs: ['r0@x', 'r2@x'], date: '2024-01-02T10:00:00Z' });
+    const doc = assembleSeries([v2c, ...v2, v3], opts);
+    expect(doc.series[1]!.patches.map((p) => p.msgid)).toEqual(['<r3b@x>']);
+    expect([doc.series[1]!.received_all, doc.series[1]!.cover]).toEqual([false, null]);
+    expect(doc.series[1]!.previous).toBe(doc.series[0]!.id); // still the next revision, by thread
+  });
+});
+
+describe('assembleSeries: ids', () => {
+  it('gives distinct, order-independent ids to series answering the same missing message', () => {
+    const a = msg({ id: 'q1@x', subject: '[PATCH 1/1] fix one', irt: 'report@x', refs: ['report@x'] });
+    const b = msg({ id: 'q2@x', subject: '[PATCH 1/1] fix two', from: 'Bob <bob@example.org>', irt: 'report@x', refs: ['report@x'] });
+    const one = assembleSeries([a, b], opts);
+    const two = assembleSeries([b, a], opts);
+    expect(one.series).toHaveLength(2);
+    expect(new Set(one.series.map((s) => s.id)).size).toBe(2);
+    const idOf = (doc: SeriesDocument, m: string) => doc.series.find((s) => s.patches[0]!.msgid === m)!.id;
+    expect(idOf(two, '<q1@x>')).toBe(idOf(one, '<q1@x>'));
+    expect(idOf(two, '<q2@x>')).toBe(idOf(one, '<q2@x>'));
+  });
+});
+
 describe('assembleSeries: comments', () => {
   it('attaches replies at any depth to the patch they answer, and keeps replies to unknown mail', () => {
     const r1 = msg({ id: 'r1@x', subject: 'Re: [PATCH v2 2/3] widget: two', irt: 'p2@x', refs: ['c@x', 'p2@x'] });
