@@ -14,6 +14,8 @@ export interface BuildTree {
   name: string;
   /** the checkout: a git work tree holding the series applied as commits */
   dir: string;
+  /** the builder the tree's configuration names (trees.yaml `builder:`); else the first that applies */
+  builder?: 'kernel' | 'qemu';
 }
 
 export interface BuildPatch {
@@ -111,13 +113,15 @@ export function builders(): readonly Builder[] {
 /** Builds the series with the first builder that applies; none applying is a skipped result. */
 export async function runBuild(ctx: BuildContext, list: readonly Builder[] = registry): Promise<BuildResult> {
   const log = ctx.log ?? logger.child({ module: 'build', series: ctx.seriesId, rev: ctx.version });
-  for (const b of list) {
+  const candidates = ctx.tree.builder ? list.filter((b) => b.id === ctx.tree.builder) : list;
+  for (const b of candidates) {
     if (await b.appliesTo(ctx.tree)) {
       log.info({ builder: b.id, tree: ctx.tree.name, patches: ctx.patches.length }, 'build starts');
       return b.build({ ...ctx, log });
     }
   }
-  return { builder: 'none', status: 'skipped', summary: `no builder applies to tree ${ctx.tree.name}`, configs: [] };
+  const named = ctx.tree.builder ? ` (${ctx.tree.builder} asked for)` : '';
+  return { builder: 'none', status: 'skipped', summary: `no builder applies to tree ${ctx.tree.name}${named}`, configs: [] };
 }
 
 /**

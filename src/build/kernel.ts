@@ -220,9 +220,13 @@ class KernelBuild {
     await this.forget(forced);
     const run = await this.make(`p${index}`, this.cfg.targets);
     record(this.state, run.parsed);
+    // a forced object the build did not make again is no longer built (or make stopped before it):
+    // its old diagnostics no longer describe the tree
+    const recompiled = new Set(run.parsed.units);
+    for (const o of forced) if (!recompiled.has(o)) delete this.state.units[o];
     await saveState(this.paths.state, this.state);
 
-    const units = new Set([...run.parsed.units, ...forced.filter((o) => o in this.state.units)]);
+    const units = new Set([...run.parsed.units, ...(run.ok ? forced : [])]);
     const parentDiags: Diagnostic[] = [...globalBefore];
     const childDiags: Diagnostic[] = run.parsed.diagnostics.filter((d) => !d.unit);
     for (const u of units) {
@@ -250,7 +254,8 @@ class KernelBuild {
       commit,
       status,
       new_warnings: warnings.added.map(issueOf),
-      fixed_warnings: warnings.fixed.map(issueOf),
+      // after a failed build, objects make never reached would look fixed
+      fixed_warnings: run.ok ? warnings.fixed.map(issueOf) : [],
       errors,
       duration_ms: Date.now() - started,
       log: run.log,
@@ -260,6 +265,8 @@ class KernelBuild {
   async run(): Promise<ConfigBuild> {
     const ctx = this.ctx;
     await mkdir(this.paths.root, { recursive: true });
+    // the artifacts of this run replace an earlier run's of the same revision and config
+    await rm(this.logDir, { recursive: true, force: true });
     await mkdir(this.logDir, { recursive: true });
     this.state = await loadState(this.paths.state);
     const skippedAll = (detail: string): PatchBuild[] =>

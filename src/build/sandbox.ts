@@ -1,6 +1,6 @@
 // Runs untrusted build code (a patch's Makefiles, Kconfig, scripts): as root, in fresh network, mount
 // and PID namespaces (`unshare`), every mount read-only except the writable directories, a private
-// /proc and /dev/shm, as an unprivileged user without capabilities (`setpriv`), under rlimits
+// /proc, /dev/shm and /tmp (an overlay whose writes vanish with the namespace), as an unprivileged user without capabilities (`setpriv`), under rlimits
 // (`prlimit`: address space, processes, core, file size), with a clean environment, a wall-clock
 // limit and an output limit. On timeout, output overflow or cancel the whole process group is
 // killed; the namespace's init dies with it, which takes every process of the namespace along.
@@ -98,21 +98,27 @@ function ensureOwned(dir: string, uid: number, gid: number): void {
   walk(dir);
 }
 
-/** The `sh -c` script run as root inside the namespaces before dropping to the sandbox user. */
+/**
+ * The `sh -c` script run as root inside the namespaces before dropping to the sandbox user:
+ * a private tmpfs on /dev/shm; the writable directories bound aside there; /tmp an overlay whose
+ * writes land in that tmpfs (glibc's tmpfile(), which make -O uses, insists on /tmp); every other
+ * mount read-only; the writable directories bound back over their own paths.
+ */
 function setupScript(writable: string[], s: SandboxSettings): string {
-  const keep = writable.map((w) => shellQuote(w)).join(' ');
   const mb = 1024 * 1024;
   return [
     'set -e',
-    ...writable.map((w) => `mount --bind ${shellQuote(w)} ${shellQuote(w)}`),
-    // every other mount read-only (the namespace's own /proc, /sys, /dev excepted)
-    'while read -r dev mp rest; do',
-    '  case "$mp" in /proc|/proc/*|/sys|/sys/*|/dev|/dev/pts|/dev/shm) continue;; esac',
-    `  for w in ${keep}; do [ "$mp" = "$w" ] && continue 2; done`,
+    'mount -t tmpfs -o size=1g,mode=1777 tmpfs /dev/shm',
+    'mkdir -p /dev/shm/.pg/upper /dev/shm/.pg/work && chmod 1777 /dev/shm/.pg/upper',
+    ...writable.map((w, i) => `mkdir -p /dev/shm/.pg/w${i} && mount --bind ${shellQuote(w)} /dev/shm/.pg/w${i}`),
+    'mount -t overlay overlay -o lowerdir=/tmp,upperdir=/dev/shm/.pg/upper,workdir=/dev/shm/.pg/work /tmp || echo "sandbox: no overlay on /tmp" >&2',
+    'while read -r dev mp fstype rest; do',
+    '  case "$mp" in /proc|/proc/*|/sys|/sys/*|/dev|/dev/*|/tmp) continue;; esac',
     '  mount -o remount,bind,ro "$mp" 2>/dev/null || true',
     'done < /proc/self/mounts',
-    'mount -t tmpfs -o size=64m,mode=1777 tmpfs /dev/shm',
-    // the working directory was resolved before the binds: enter it again to be on the new mount
+    ...writable.map((w, i) => `mount --bind /dev/shm/.pg/w${i} ${shellQuote(w)}`),
+    'chmod 700 /dev/shm/.pg',
+    // the working directory was resolved before the mounts: enter it again
     'cd "$PWD"',
     `exec setpriv --reuid=${s.uid} --regid=${s.gid} --clear-groups --inh-caps=-all --bounding-set=-all --no-new-privs -- ` +
       `prlimit --as=${s.memory_mb * mb} --nproc=${s.nproc} --fsize=${s.max_file_mb * mb} --core=0 -- "$@" 2>&1`,

@@ -107,14 +107,17 @@ export function registerIngest(program: Command, io: CliIo): void {
     .option('--source <name>', 'only this source')
     .option('--once', 'one pass over the sources, then exit')
     .option('--workers <n>', 'parser worker threads (default: one per core, 0 = in process)')
-    .action(async (opts: { config: string; source?: string; once?: boolean; workers?: string }) => {
+    .option('--batch-size <n>', 'messages per store transaction (default 256)')
+    .action(async (opts: { config: string; source?: string; once?: boolean; workers?: string; batchSize?: string }) => {
       const settings = loadSettings(opts.config);
       const sources = selectSources(settings, opts.source);
       if (sources.length === 0) throw new UsageError(`${opts.config}: no sources configured`);
       const db = openDb(settings.store.path);
       const pool = await createParsePool({ workers: opts.workers !== undefined ? parseInt(opts.workers, 10) : undefined, maxBytes: settings.mail.max_bytes });
       const log = logger.child({ component: 'ingest' });
-      const ingest: IngestOptions = { parseBatch: pool.parseBatch };
+      const batchSize = opts.batchSize !== undefined ? parseInt(opts.batchSize, 10) : undefined;
+      if (batchSize !== undefined && !(batchSize > 0)) throw new UsageError(`--batch-size: not a positive number: ${opts.batchSize}`);
+      const ingest: IngestOptions = { parseBatch: pool.parseBatch, batchSize };
       try {
         if (opts.once) {
           const runs = await ingestOnce({ db, settings, sources, log, ingest });

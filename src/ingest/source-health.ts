@@ -44,7 +44,8 @@ export function recordPoll(db: Db, source: string, type: string, outcome: PollOu
   const nowIso = now.toISOString();
   return db.transaction((): HealthChange => {
     const before = getSourceHealth(db, source);
-    const h: SourceHealth = before ?? {
+    const previous = before?.state ?? null;
+    const h: SourceHealth = before ? { ...before } : {
       source, type, state: 'ok', detail: null, failures: 0, polls: 0, messages: 0,
       last_poll_at: null, last_ok_at: null, last_new_at: nowIso, quiet_after_s: null,
     };
@@ -79,6 +80,6 @@ export function recordPoll(db: Db, source: string, type: string, outcome: PollOu
           failures = excluded.failures, polls = excluded.polls, messages = excluded.messages,
           last_poll_at = excluded.last_poll_at, last_ok_at = excluded.last_ok_at, last_new_at = excluded.last_new_at,
           quiet_after_s = excluded.quiet_after_s, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')`).run(h);
-    return { health: h, previous: before?.state ?? null };
+    return { health: h, previous };
   })();
 }

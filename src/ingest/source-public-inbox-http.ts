@@ -72,6 +72,22 @@ function inboxUrl(source: HttpSource): string {
   return source.url.endsWith('/') ? source.url : `${source.url}/`;
 }
 
+/**
+ * Messages of a public-inbox mboxrd answer (/raw, t.mbox.gz). public-inbox follows every message with a
+ * blank line, the last one included: dropping it gives the bytes the git epoch holds, so the same message
+ * read over HTTP and from git has the same content hash.
+ */
+export function splitPublicInboxMbox(buf: Buffer): Buffer[] {
+  const msgs = splitMbox(buf);
+  if (msgs.length > 0) {
+    const last = msgs[msgs.length - 1];
+    const n = last.length;
+    if (n >= 2 && last[n - 1] === 0x0a && last[n - 2] === 0x0a) msgs[msgs.length - 1] = last.subarray(0, n - 1);
+    else if (n >= 4 && last.subarray(n - 4).toString('latin1') === '\r\n\r\n') msgs[msgs.length - 1] = last.subarray(0, n - 2);
+  }
+  return msgs;
+}
+
 async function* fromList(items: RawInput[]): AsyncGenerator<RawInput> {
   yield* items;
 }
@@ -118,7 +134,7 @@ export async function pollPublicInboxHttp(ctx: PollContext<HttpSource>): Promise
       const r = await fetchWithRetry(ctx.fetch, url, {}, { log, signal: ctx.signal });
       if (r.ok) {
         const mbox = gunzipSync(Buffer.from(await r.arrayBuffer()));
-        const msgs = splitMbox(mbox);
+        const msgs = splitPublicInboxMbox(mbox);
         threads++;
         take(msgs, url);
         for (const id of idsOf(msgs)) taken.add(id);
@@ -134,7 +150,7 @@ export async function pollPublicInboxHttp(ctx: PollContext<HttpSource>): Promise
       continue;
     }
     if (!r.ok) throw new HttpError(url, r.status, `${redactUrl(url)}: HTTP ${r.status}`);
-    take(splitMbox(Buffer.from(await r.arrayBuffer())), url);
+    take(splitPublicInboxMbox(Buffer.from(await r.arrayBuffer())), url);
     taken.add(e.msgid);
   }
 

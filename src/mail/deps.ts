@@ -13,6 +13,12 @@ function pushUnique(list: string[], value: string): void {
   if (value && !list.includes(value)) list.push(value);
 }
 
+/** A msgid (`<a@b>` or bare `a@b`) or an http(s) URL; anything else is garbage. */
+function looksLikeReference(value: string): boolean {
+  const first = value.split(/\s+/)[0];
+  return /^<?[^\s<>@]+@[^\s<>@]+>?$/.test(first) || /^https?:\/\/\S+$/i.test(first);
+}
+
 /** Collects the dependency lines of a text (the prose of a mail, not its diff). */
 export function parseDependencies(text: string): Dependencies {
   return parseDependencyLines(text.split('\n'));
@@ -38,10 +44,8 @@ export function parseDependencyLines(lines: readonly string[]): Dependencies {
       if (id) pushUnique(deps.prerequisitePatchIds, id[1].toLowerCase());
     } else if (key === 'prerequisite-message-id') {
       for (const id of parseMessageIds(value)) pushUnique(deps.prerequisiteMessageIds, id);
-    } else if (key === 'depends-on') {
-      pushUnique(deps.dependsOn, value);
-    } else {
-      pushUnique(deps.basedOn, value);
+    } else if (looksLikeReference(value)) {
+      pushUnique(key === 'depends-on' ? deps.dependsOn : deps.basedOn, value);
     }
   }
   return deps;

@@ -5,7 +5,8 @@
 // right after the last hunk is never taken into the diff, and a removed line that reads `-- `
 // inside a hunk never cuts it. Pure: no I/O.
 
-const HUNK_RE = /^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@/;
+// `@@ -a,b +c,d @@`; also tolerates a doubled `@@@` and extra ranges (combined or mangled headers)
+const HUNK_RE = /^@@@? -(\d+)(?:,(\d+))? (?:-\d+(?:,\d+)? )*\+(\d+)(?:,(\d+))? @@/;
 const BINARY_BLOCK_RE = /^(?:literal|delta) \d+$/;
 const BINARY_DATA_RE = /^[A-Za-z][\x21-\x7e]*$/;
 
@@ -41,12 +42,7 @@ function startsWithAny(line: string, prefixes: readonly string[]): boolean {
 }
 
 function isUnifiedStart(lines: readonly string[], i: number): boolean {
-  return (
-    lines[i].startsWith('--- ') &&
-    i + 2 < lines.length + 1 &&
-    (lines[i + 1] ?? '').startsWith('+++ ') &&
-    HUNK_RE.test(lines[i + 2] ?? '')
-  );
+  return lines[i].startsWith('--- ') && (lines[i + 1] ?? '').startsWith('+++ ') && HUNK_RE.test(lines[i + 2] ?? '');
 }
 
 /** Whether a diff starts at line i (structure checked, so prose starting "diff"/"Index" is not). */
@@ -182,6 +178,31 @@ function sectionFile(s: Section): string | null {
   return path;
 }
 
+/**
+ * How many lines from i still look like hunk content after a hunk's counts ran out: lines
+ * starting with space, `+` or `-` (not the `-- ` signature, not a `--- ` header), and empty
+ * lines when more such lines follow them. 0 when line i does not continue the hunk.
+ */
+function overflowLines(lines: readonly string[], i: number): number {
+  let k = i;
+  let empties = 0;
+  while (k < lines.length) {
+    const line = lines[k];
+    if (line === '') {
+      empties++;
+      k++;
+      continue;
+    }
+    const c = line.charCodeAt(0);
+    const hunkish =
+      c === 0x20 || (c === 0x2b && !line.startsWith('+++ ')) || (c === 0x2d && line !== '-- ' && !line.startsWith('--- '));
+    if (!hunkish) break;
+    empties = 0;
+    k++;
+  }
+  return k - i - empties;
+}
+
 type State = 'header' | 'hunk' | 'after' | 'binary' | 'binary-data' | 'binary-next';
 
 /**
@@ -246,7 +267,7 @@ function scanDiff(lines: readonly string[], start: number): { end: number; secti
       state = BINARY_BLOCK_RE.test(line) ? 'binary' : 'after';
       continue;
     }
-    const hunk = line.startsWith('@@ ') ? HUNK_RE.exec(line) : null;
+    const hunk = line.startsWith('@@') ? HUNK_RE.exec(line) : null;
     if (hunk && cur !== null && (state === 'after' || (cur as Section).plus !== null)) {
       oldLeft = hunk[2] === undefined ? 1 : Number(hunk[2]);
       newLeft = hunk[4] === undefined ? 1 : Number(hunk[4]);
@@ -266,6 +287,13 @@ function scanDiff(lines: readonly string[], start: number): { end: number; secti
         state = 'header';
         openSection(line);
         i++;
+        continue;
+      }
+      // hunk lines beyond the header's counts (a hand-edited patch): keep them, as b4 does
+      const over = overflowLines(lines, i);
+      if (over > 0) {
+        i += over;
+        good = i;
         continue;
       }
       break;

@@ -18,6 +18,8 @@ export interface SplitMessage {
   bodyStart: number;
   /** the mbox `From ` line, if the message started with one */
   mboxFrom: string | null;
+  /** false when no end of the header block was found within the byte limit */
+  complete: boolean;
 }
 
 const LF = 0x0a;
@@ -83,7 +85,8 @@ export function splitHeaders(raw: Buffer, maxHeaderBytes = raw.length): SplitMes
     }
     headers.push(cur);
   }
-  return { headers, bodyStart, mboxFrom };
+  const complete = bodyStart > headerEnd || raw.length <= maxHeaderBytes;
+  return { headers, bodyStart, mboxFrom, complete };
 }
 
 /** True when the binary string has no byte >= 0x80. */

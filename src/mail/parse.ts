@@ -8,6 +8,7 @@
 // Headers are always read by the code here, so that raw 8-bit headers decode the same way.
 import { createHash } from 'node:crypto';
 import { Buffer } from 'node:buffer';
+import { Transform, type TransformCallback } from 'node:stream';
 import { simpleParser } from 'mailparser';
 import type { Attachment } from 'mailparser';
 import type { Dependencies, ParsedMessage, Person, SubjectInfo, Trailer } from './types.js';
@@ -38,6 +39,7 @@ import { findProseCut } from './footer.js';
 import { parsePullRequest } from './pull-request.js';
 import { emptyDependencies, parseDependencyLines } from './deps.js';
 import { parseTrailers } from './trailers.js';
+import { PATCH_ATTACHMENT_TYPES, readMultipart } from './multipart.js';
 
 export const DEFAULT_MAX_BYTES = 20 * 1024 * 1024;
 /** headers beyond this are not read (mailsplit refuses more than 1 MiB too) */
@@ -48,22 +50,12 @@ export interface ParseOptions {
   maxBytes?: number;
   /**
    * Which body decoder to use: `auto` (fast path for single-part mail, mailparser for the rest),
-   * or force one (for tests that compare the two). `fast` still hands multipart mail to mailparser.
+   * or force one (for tests that compare the two). `fast` still hands mail it cannot read (signed,
+   * embedded messages, binary attachments ...) to mailparser.
    */
   engine?: 'auto' | 'fast' | 'mailparser';
 }
 
-/** Content types whose attachments are read as part of the text (patches sent as attachments). */
-const PATCH_ATTACHMENT_TYPES = new Set([
-  'text/plain',
-  'text/x-patch',
-  'text/x-diff',
-  'text/x-log',
-  'text/patch',
-  'text/diff',
-  'application/x-patch',
-  'application/x-diff',
-]);
 const FAST_TYPES = new Set(['text/plain', 'text/html', ...PATCH_ATTACHMENT_TYPES]);
 
 const KEPT_HEADERS = new Set(['x-mailer', 'auto-submitted', 'precedence', 'list-post', 'x-original-from', 'user-agent']);
@@ -165,6 +157,33 @@ function joinSegments(segments: string[]): string {
   return out;
 }
 
+/**
+ * A stand-in for node-iconv that mailparser accepts as its `Iconv` option: text parts in a
+ * declared charset other than ASCII/UTF-8 are decoded with the same rules as the fast path
+ * (unknown names such as `none` fall back to UTF-8 or windows-1252 instead of U+FFFD).
+ */
+class CharsetPolicyStream extends Transform {
+  private readonly chunks: Buffer[] = [];
+
+  constructor(private readonly charset: string) {
+    super();
+  }
+
+  convert(input: Buffer | string): Buffer {
+    return Buffer.from(decodeCharset(Buffer.isBuffer(input) ? input : Buffer.from(input, 'latin1'), this.charset), 'utf8');
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    this.chunks.push(chunk);
+    done();
+  }
+
+  override _flush(done: TransformCallback): void {
+    if (this.chunks.length) this.push(this.convert(Buffer.concat(this.chunks)));
+    done();
+  }
+}
+
 async function mailparserBody(buf: Buffer): Promise<string> {
   const mail = await simpleParser(buf, {
     skipHtmlToText: true,
@@ -173,6 +192,7 @@ async function mailparserBody(buf: Buffer): Promise<string> {
     skipImageLinks: true,
     keepDeliveryStatus: true,
     checksumAlgo: false,
+    Iconv: CharsetPolicyStream,
   } as Parameters<typeof simpleParser>[1]);
   const segments: string[] = [];
   if (typeof mail.text === 'string') segments.push(normaliseNewlines(mail.text));
@@ -188,8 +208,18 @@ async function readBody(buf: Buffer, bodyStart: number, headers: Headers, engine
   const ct = parseContentType(headers.first('content-type') ?? undefined);
   const single = FAST_TYPES.has(ct.type);
   if (engine !== 'mailparser' && single) return { text: fastBody(buf, bodyStart, headers), engine: 'fast' };
+  if (engine !== 'mailparser' && ct.type.startsWith('multipart/')) {
+    const segments = readMultipart(buf, bodyStart, ct);
+    if (segments) return { text: joinSegments(segments.map(normaliseNewlines)), engine: 'fast' };
+  }
   try {
-    return { text: await mailparserBody(buf), engine: 'mailparser' };
+    const text = await mailparserBody(buf);
+    // mailparser reads undeclared / US-ASCII parts as UTF-8 and loses invalid bytes to U+FFFD;
+    // a single part can be read again from its bytes
+    if (single && text.includes('\ufffd')) return { text: fastBody(buf, bodyStart, headers), engine: 'fast' };
+    // a garbled Content-Type is text/plain (RFC 2045 5.2); mailparser makes it an attachment
+    if (single && text === '' && ct.type === 'text/plain') return { text: fastBody(buf, bodyStart, headers), engine: 'fast' };
+    return { text, engine: 'mailparser' };
   } catch {
     // mailparser gave up (broken structure, oversized header block): read what we can ourselves
     return { text: single ? fastBody(buf, bodyStart, headers) : '', engine: 'fast' };
@@ -478,18 +508,22 @@ async function parseInner(buf: Buffer, hash: string, opts: ParseOptions): Promis
   const split = splitHeaders(buf, MAX_HEADER_BYTES);
   const headers = new Headers(split.headers);
   const env = readEnvelope(headers, hash);
+  if (!split.complete) {
+    return assemble(env, hash, size, EMPTY_CONTENT, [], 'rejected', `header block larger than ${MAX_HEADER_BYTES} bytes`);
+  }
   const body = await readBody(buf, split.bodyStart, headers, opts.engine ?? 'auto');
   const content = splitContent(body.text);
   const trailers = safeTrailers(content.message);
-  if (split.bodyStart >= MAX_HEADER_BYTES && split.bodyStart >= size) {
-    return assemble(env, hash, size, content, trailers, 'rejected', `header block larger than ${MAX_HEADER_BYTES} bytes`);
-  }
   if (!env.fromUsable) {
     const what = headers.has('from') ? 'no usable From header (no address in it)' : 'no usable From header (missing)';
     return assemble(env, hash, size, content, trailers, 'rejected', what);
   }
   const { kind, reason } = classify(env.subject, content, env.inReplyTo, env.references);
-  return assemble(env, hash, size, content, trailers, kind, reason);
+  const parsed = assemble(env, hash, size, content, trailers, kind, reason);
+  // What `patchgate am` rebuilds a patch from (series/am.ts): the text part verbatim, the Date as written.
+  if (kind === 'patch' || kind === 'pull-request') parsed.amText = body.text;
+  parsed.dateHeader = headers.text('date') ?? null;
+  return parsed;
 }
 
 /**

@@ -14,6 +14,8 @@ const VERSION_RE = /^v(\d+)$/i;
 /** `PATCHv2`, `RFCv3`, `PATCH-v2`, `RESEND_v2` */
 const WORD_VERSION_RE = /^(patch|rfc|resend)[-_]?v(\d+)$/i;
 const PAREN_VERSION_RE = /\(v(\d+)\)/i;
+const MAX_ROUNDS = 16;
+const MAX_GROUPS = 32;
 
 /** Splits one bracket group into tokens: commas and spaces separate, `N of M` stays one token. */
 export function splitPrefixes(group: string): string[] {
@@ -77,7 +79,8 @@ export function parseSubject(subject: string): SubjectInfo {
   let isReply = false;
   const prefixes: string[] = [];
 
-  for (;;) {
+  // bounded: a subject made of thousands of `Re:` or `[x]` must not cost quadratic time
+  for (let round = 0; round < MAX_ROUNDS; round++) {
     const before = rest;
     // reply and forward markers count only in front of the prefixes
     if (prefixes.length === 0) {
@@ -90,12 +93,13 @@ export function parseSubject(subject: string): SubjectInfo {
       if (fw) rest = rest.slice(fw[0].length);
     }
     let g: RegExpExecArray | null;
-    while ((g = GROUP_RE.exec(rest)) !== null) {
+    let groups = 0;
+    while (groups++ < MAX_GROUPS && (g = GROUP_RE.exec(rest)) !== null) {
       prefixes.push(...splitPrefixes(g[1]));
       rest = rest.slice(g[0].length);
     }
     // unbracketed `PATCH v2 RESEND 1/3: name` (also `PATCH: name`)
-    const words = rest.split(' ');
+    const words = /^patch:?(?: |$)/i.test(rest) ? rest.slice(0, 200).split(' ') : [];
     if (words.length > 1 && /^patch:?$/i.test(words[0]) && (words[0] === 'PATCH' || words[0].endsWith(':') || isPrefixWord(words[1].replace(/:$/, '')))) {
       let k = 0;
       let ended = false;
@@ -121,7 +125,7 @@ export function parseSubject(subject: string): SubjectInfo {
         }
       }
       prefixes.push(...run.filter((w) => w !== ''));
-      rest = words.slice(k).join(' ');
+      rest = rest.split(' ').slice(k).join(' ');
     }
     rest = rest.replace(/^:\s*/, '');
     if (rest === before) break;

@@ -11,7 +11,7 @@ export interface Person {
 export interface Trailer {
   /** as written, e.g. `Reviewed-by` (case kept as in the mail) */
   name: string;
-  /** the value, cleaned (HTML junk removed, wrapped address re-joined, trailing comments kept) */
+  /** the value, cleaned (HTML junk removed, wrapped address re-joined); a trailing `  # comment` goes to extinfo */
   value: string;
   /** `person` when the value holds an address, else `utility` (Fixes, Link, Closes, ...) */
   type: 'person' | 'utility';
@@ -107,4 +107,11 @@ export interface ParsedMessage {
   headers: Record<string, string>;
   /** the `From:` in-body header of a patch sent on someone else's behalf (git am takes it as author) */
   inBodyFrom?: Person | null;
+  /**
+   * Patches only: the decoded text part exactly as received (newlines normalised; signature, blank lines
+   * and diff untouched), which `patchgate am` rebuilds byte for byte as b4 does.
+   */
+  amText?: string;
+  /** the Date header as written (unfolded), for git-am output; null when missing */
+  dateHeader?: string | null;
 }

@@ -7,7 +7,7 @@
 //     registry.set('build', async (ctx) => ({ status: 'success', summary: 'built', data: { build: [...] } }));
 //   }
 //
-// Modules are found at src/<area>/stage.ts (BUILTIN_STAGE_MODULES, those that exist) and in
+// Modules are found at src/queue/apply-stage.ts and src/<area>/stage.ts (BUILTIN_STAGE_MODULES, those that exist) and in
 // PATCHGATE_STAGE_MODULES (comma-separated paths, later ones override earlier ones: tests and site plugins).
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -41,6 +41,14 @@ export interface StageContext {
   db: Db;
   /** identifies this worker (per-worker checkouts, logs) */
   workerId: string;
+  /** options of the run (`patchgate run --no-perf` sets perf: false) */
+  options: StageOptions;
+}
+
+export interface StageOptions {
+  /** run the performance gate (default true) */
+  perf: boolean;
+  [key: string]: unknown;
 }
 
 /** Returns an outcome; throws only for infrastructure faults (retried) or UnrecoverableError (not retried). */
@@ -81,8 +89,11 @@ export async function closeRegistry(registry: StageRegistry): Promise<void> {
   for (const fn of list.reverse()) await fn();
 }
 
-/** Stage modules owned by the other parts of the tree, relative to this file. */
-export const BUILTIN_STAGE_MODULES = ['../trees/stage.js', '../build/stage.js', '../gates/stage.js', '../report/stage.js'];
+/**
+ * Stage modules, relative to this file, loaded in order when they exist (a later one may replace a stage
+ * an earlier one set): the pipeline's own apply stage, then those of the other parts of the tree.
+ */
+export const BUILTIN_STAGE_MODULES = ['./apply-stage.js', '../trees/stage.js', '../build/stage.js', '../gates/stage.js', '../report/stage.js'];
 
 /** The file to import for SPEC (a .js path; the .ts twin when running from source under tsx), or null. */
 function locate(file: string): string | null {

@@ -7,6 +7,8 @@ export type Status = z.infer<typeof statusSchema>;
 export const jobDataSchema = z.object({
   seriesId: z.string().min(1),
   version: z.number().int().positive(),
+  /** resumable state a long stage saved (StageContext.saveState) */
+  state: z.record(z.string(), z.unknown()).optional(),
 }).strict();
 export type JobData = z.infer<typeof jobDataSchema>;
 

@@ -13,7 +13,7 @@ import { loadSeries } from '../store/series.js';
 import { cancelChannel, cancelKey, connectionOptions, type QueueConfig } from './config.js';
 import { jobId, queueName, STAGES, type Stage } from './names.js';
 import { revisionKey } from './pipeline.js';
-import type { StageContext, StageRegistry } from './registry.js';
+import type { StageContext, StageOptions, StageRegistry } from './registry.js';
 import { jobDataSchema, stageOutcomeSchema, stageResultSchema, worstStatus, type StageOutcome, type StageResult } from './schemas.js';
 
 export { UnrecoverableError };
@@ -26,6 +26,8 @@ export interface StartWorkersOptions {
   db: Db;
   log?: Logger;
   workerId?: string;
+  /** passed to every stage (StageContext.options) */
+  options?: StageOptions;
 }
 
 export interface WorkerHandle {
@@ -77,6 +79,7 @@ export async function startWorkers(opts: StartWorkersOptions): Promise<WorkerHan
   const subscriber = new Redis(config.url, { maxRetriesPerRequest: null });
   subscriber.on('error', (err) => baseLog.error({ err }, 'redis subscriber error'));
   const workers = new Map<Stage, Worker>();
+  const stageOptions: StageOptions = { perf: true, ...opts.options };
 
   async function previousOutcomes(job: Job, seriesId: string, version: number, stage: Stage): Promise<Partial<Record<Stage, StageOutcome>>> {
     const previous: Partial<Record<Stage, StageOutcome>> = {};
@@ -138,10 +141,10 @@ export async function startWorkers(opts: StartWorkersOptions): Promise<WorkerHan
         outcome = { status: 'skipped', summary: `not run: ${blocked}`, data: { blocked } };
       } else {
         const ctx: StageContext = {
-          stage, seriesId, version, series, previous, signal: abort, log, settings, db, workerId,
+          stage, seriesId, version, series, previous, signal: abort, log, settings, db, workerId, options: stageOptions,
           updateProgress: (p) => job.updateProgress(p),
-          saveState: (state) => job.updateData({ ...parsed.data, state } as never),
-          resume: ((job.data as { state?: Record<string, unknown> }).state) ?? null,
+          saveState: (state) => job.updateData({ seriesId, version, state }),
+          resume: parsed.data.state ?? null,
         };
         const aborted = new Promise<never>((_, reject) => {
           const onAbort = () => reject(new CancelledError(String(abort.reason ?? 'cancelled')));

@@ -1,13 +1,17 @@
 // The report context: plain data about one series revision, built from the stored outcomes. Renderers
 // (mail, patchwork check, GitHub comment) read only this; nothing here knows about templates or transports.
 //
-// Outcome rows read from the store (table `outcomes`, one per series, version and stage):
-//   stage 'apply'      data: { patches: [{ msgid, outcome, files, detail }] }            (or the bare array)
-//   stage 'build'      data: { patches: [{ msgid, status, new_warnings, errors, log_url? }],
-//                              config?: string, reproduce?: string[], log_url?: string }  (or the bare array)
+// Outcome rows read from the store (table `outcomes`, one per series, version and stage; the pipeline's
+// shapes are in src/queue/registry.ts):
+//   stage 'apply'      data: { tree, apply: [{ msgid, outcome, files, detail }], branch }
+//   stage 'build'      data: { build: [{ msgid, status, new_warnings, errors, log_url? }],
+//                              config?: string, reproduce?: string[], log_url?: string }
+//   stage 'gate'       status, summary (the gate stage as a whole: skipped / blocked / unavailable)
 //   stage 'gate:<id>'  status, summary; data: { metrics?: { name: { change, low, high, verdict } },
-//                              reason?: string, url?: string }
-// The entries are those of `patchgate run --json` (shared/docs/contract.md).
+//                              details?: [{ msgid?, status, message }], reason?: string, url?: string }
+// (`patches: [...]` or a bare array is accepted for apply and build too.) The entries are those of
+// `patchgate run --json` (shared/docs/contract.md). Any outcome with data.infrastructure or data.cancelled
+// is listed in `incomplete`: the verdict then says nothing about the series.
 import type { ParsedMessage, Person } from '../mail/types.js';
 import type { Series } from '../series/types.js';
 import type { Db } from '../store/db.js';
@@ -57,6 +61,12 @@ export interface GateMetric {
   verdict: string;
 }
 
+export interface GateFinding {
+  msgid: string | null;
+  status: string;
+  message: string;
+}
+
 export interface GateEntry {
   id: string;
   status: Status;
@@ -64,8 +74,14 @@ export interface GateEntry {
   /** why a gate was skipped or not run (null otherwise) */
   reason: string | null;
   metrics: GateMetric[];
+  /** the gate's findings that are not success (at most MAX_FINDINGS) */
+  findings: GateFinding[];
+  /** per-patch status when every finding names its patch (patchwork posts those per patch), else null */
+  per_patch: Record<string, Status> | null;
   url: string | null;
 }
+
+const MAX_FINDINGS = 10;
 
 /** The message a reply answers (the cover letter, else patch 1) and what it says about itself. */
 export interface ThreadInfo {
@@ -99,8 +115,12 @@ export interface ReportContext {
   tree: { name: string; reason: string } | null;
   branch: string | null;
   apply: ApplyEntry[];
-  build: { status: Status; config: string | null; reproduce: string[]; log_url: string | null; patches: BuildEntry[] };
+  build: { status: Status; summary: string; config: string | null; reproduce: string[]; log_url: string | null; patches: BuildEntry[] };
   gates: GateEntry[];
+  /** the gate stage's own summary when it did not run (blocked, unavailable), else '' */
+  gates_summary: string;
+  /** stages whose outcome is an infrastructure fault or a cancellation ("stage: summary") */
+  incomplete: string[];
   links: { dashboard: string | null; logs: string | null };
   stages: { apply: Status; build: Status; gates: Status };
   verdict: Status;
@@ -139,8 +159,9 @@ function asRecord(v: unknown): Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
 }
 
-function entries(data: unknown): Record<string, unknown>[] {
-  const list = Array.isArray(data) ? data : asRecord(data).patches;
+function entries(data: unknown, key: string): Record<string, unknown>[] {
+  const d = asRecord(data);
+  const list = Array.isArray(data) ? data : Array.isArray(d[key]) ? d[key] : d.patches;
   return Array.isArray(list) ? list.map(asRecord) : [];
 }
 
@@ -173,9 +194,15 @@ function patchLabel(p: { number: number }, total: number): string {
   return `${p.number}/${total}`;
 }
 
+function treeOf(data: unknown): { name: string; reason: string } | null {
+  const t = asRecord(asRecord(data).tree);
+  return typeof t.name === 'string' ? { name: t.name, reason: str(t.reason) } : null;
+}
+
 /** The one-line reason for a verdict. */
 export function verdictReason(ctx: Omit<ReportContext, 'reason'>): string {
   const total = ctx.series.total;
+  if (ctx.incomplete.length > 0) return `not tested to the end (${ctx.incomplete[0]})`;
   const conflict = ctx.apply.find((a) => a.status === 'conflict');
   if (conflict) {
     return `patch ${patchLabel(conflict, total)} does not apply${ctx.tree ? ` to ${ctx.tree.name}` : ''}`;
@@ -206,7 +233,7 @@ export function makeReportContext(input: ContextInput): ReportContext {
 
   const applyRow = outcomes.find((o) => o.stage === 'apply');
   const apply: ApplyEntry[] = applyRow
-    ? entries(applyRow.data).map((e) => {
+    ? entries(applyRow.data, 'apply').map((e) => {
         const msgid = str(e.msgid);
         const outcome = (Object.hasOwn(APPLY_STATUS, str(e.outcome)) ? e.outcome : 'skipped') as ApplyOutcome;
         return {
@@ -220,7 +247,7 @@ export function makeReportContext(input: ContextInput): ReportContext {
   const buildRow = outcomes.find((o) => o.stage === 'build');
   const buildData = asRecord(buildRow?.data);
   const buildPatches: BuildEntry[] = buildRow
-    ? entries(buildRow.data).map((e) => {
+    ? entries(buildRow.data, 'build').map((e) => {
         const msgid = str(e.msgid);
         return {
           msgid, ...label(msgid), status: toStatus(e.status, 'pending'),
@@ -237,9 +264,24 @@ export function makeReportContext(input: ContextInput): ReportContext {
         const r = asRecord(m);
         return { name, change: num(r.change) ?? 0, low: num(r.low), high: num(r.high), verdict: str(r.verdict) };
       });
+      const details = (Array.isArray(d.details) ? d.details : []).map(asRecord);
+      const problems = details.filter((f) => f.status !== 'success' && f.status !== 'skipped');
+      let perPatch: Record<string, Status> | null = null;
+      if (problems.length > 0 && problems.every((f) => typeof f.msgid === 'string' && byMsgid.has(f.msgid))) {
+        perPatch = {};
+        for (const p of series.patches) {
+          perPatch[p.msgid] = combineStatus([
+            'success', ...problems.filter((f) => f.msgid === p.msgid).map((f) => toStatus(f.status, 'warning')),
+          ]);
+        }
+      }
+      const findings = details
+        .filter((f) => f.status !== 'success' && typeof f.message === 'string' && f.message !== '')
+        .slice(0, MAX_FINDINGS)
+        .map((f) => ({ msgid: strOrNull(f.msgid), status: str(f.status), message: str(f.message) }));
       return {
         id: o.stage.slice('gate:'.length), status: toStatus(o.status, 'pending'), summary: o.summary ?? '',
-        reason: strOrNull(d.reason), metrics, url: strOrNull(d.url),
+        reason: strOrNull(d.reason), metrics, findings, per_patch: perPatch, url: strOrNull(d.url),
       };
     })
     .sort((a, b) => a.id.localeCompare(b.id));
@@ -250,8 +292,12 @@ export function makeReportContext(input: ContextInput): ReportContext {
   const buildStatus = buildRow
     ? toStatus(buildRow.status, combineStatus(buildPatches.map((b) => b.status)))
     : applyStatus === 'conflict' ? 'skipped' : 'pending';
-  const gatesStatus = combineStatus(gates.map((g) => g.status));
-  const verdict = combineStatus([applyStatus, buildStatus, ...gates.map((g) => g.status)]);
+  const gateRow = outcomes.find((o) => o.stage === 'gate');
+  const gatesStatus = gates.length > 0 ? combineStatus(gates.map((g) => g.status)) : gateRow ? toStatus(gateRow.status, 'skipped') : 'skipped';
+  const incomplete = outcomes
+    .filter((o) => asRecord(o.data).infrastructure === true || asRecord(o.data).cancelled === true)
+    .map((o) => `${o.stage}: ${o.summary ?? o.status}`);
+  const verdict = combineStatus([applyStatus, buildStatus, ...(gates.length > 0 ? gates.map((g) => g.status) : [gatesStatus])]);
 
   const logs = strOrNull(buildData.log_url);
   const dashboard = input.dashboardUrl
@@ -278,17 +324,20 @@ export function makeReportContext(input: ContextInput): ReportContext {
       patches: series.patches.map((p) => ({ msgid: p.msgid, number: p.number, name: p.name, subject: p.subject })),
     },
     thread,
-    tree: run?.tree ? { name: run.tree, reason: run.tree_reason ?? '' } : null,
-    branch: run?.branch ?? null,
+    tree: run?.tree ? { name: run.tree, reason: run.tree_reason ?? '' } : treeOf(applyRow?.data),
+    branch: run?.branch ?? strOrNull(asRecord(applyRow?.data).branch),
     apply,
     build: {
       status: buildStatus,
+      summary: buildRow?.summary ?? '',
       config: strOrNull(buildData.config),
       reproduce: Array.isArray(buildData.reproduce) ? buildData.reproduce.filter((l): l is string => typeof l === 'string') : [],
       log_url: logs,
       patches: buildPatches,
     },
     gates,
+    gates_summary: gates.length === 0 ? gateRow?.summary ?? '' : '',
+    incomplete,
     links: { dashboard, logs },
     stages: { apply: applyStatus, build: buildStatus, gates: gatesStatus },
     verdict,

@@ -81,6 +81,7 @@ export function queueReport(db: Db, ctx: ReportContext, settings: Settings, opts
   const now = opts.now ?? new Date();
   const list = replyList(ctx, settings);
   const own = parseAddress(settings.smtp.from).email;
+  // IMMEDIATE: the rate-limit counts and the insert are one serialised step across processes
   return db.transaction((): QueueResult => {
     const previousVerdict = db.prepare(`SELECT verdict FROM outbox WHERE series_id = ? AND version = ? AND channel = 'mail'
         AND state != 'skipped' ORDER BY id DESC LIMIT 1`).pluck().get(ctx.series.id, ctx.series.version) as string | undefined;
@@ -91,7 +92,7 @@ export function queueReport(db: Db, ctx: ReportContext, settings: Settings, opts
     const submitter = ctx.series.submitter.email.toLowerCase();
     const recentSubmitter = db.prepare(`SELECT count(*) FROM outbox WHERE ${counted} AND submitter = ?`).pluck().get(since, submitter) as number;
     const decision = decideReply({
-      verdict: ctx.verdict, thread: ctx.thread, list, reply: settings.reply, ownAddress: own, now,
+      verdict: ctx.verdict, incomplete: ctx.incomplete, thread: ctx.thread, list, reply: settings.reply, ownAddress: own, now,
       previousVerdict: previousVerdict ?? null, recent: { list: recentList, submitter: recentSubmitter },
     });
     const rlog = log.child({ series: ctx.series.id, rev: ctx.series.version });
@@ -117,7 +118,7 @@ export function queueReport(db: Db, ctx: ReportContext, settings: Settings, opts
     rlog.info({ msgid: payload.messageId, state, reason: decision.reason }, 'reply queued');
     const row = db.prepare('SELECT * FROM outbox WHERE id = ?').get(info.lastInsertRowid) as OutboxRow;
     return { decision, row };
-  })();
+  }).immediate();
 }
 
 /** `patchgate run`'s `reply` field: the newest mail row of a revision that is, or was to be, sent. */
@@ -281,5 +282,12 @@ export async function sendOutbox(db: Db, transport: Transporter, opts: SendOptio
 export function createMailTransport(settings: Settings, env: NodeJS.ProcessEnv = process.env): Transporter {
   const url = new URL(settings.smtp.url);
   if (url.password) url.password = encodeURIComponent(resolveSecret(decodeURIComponent(url.password), env) ?? '');
-  return nodemailer.createTransport(url.toString());
+  // bounded waits: a foreground `patchgate run` must not hang on an unreachable server (rows stay pending)
+  return nodemailer.createTransport({ url: url.toString(), connectionTimeout: 15_000, greetingTimeout: 15_000, socketTimeout: 60_000 });
+}
+
+/** Whether any mail row is due (so a transport is only built, and SMTP only reached, when there is work). */
+export function hasDueMail(db: Db, now = new Date()): boolean {
+  return db.prepare(`SELECT 1 FROM outbox WHERE channel = 'mail' AND state IN ('pending', 'sending', 'committing')
+      AND (not_before IS NULL OR not_before <= ?) LIMIT 1`).get(now.toISOString()) !== undefined;
 }

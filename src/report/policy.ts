@@ -91,6 +91,8 @@ export function quietHoursEnd(at: Date, q: { start: string; end: string; tz: str
 
 export interface PolicyInput {
   verdict: Status;
+  /** stages that failed for infrastructure or were cancelled: the verdict is not the series' */
+  incomplete?: string[];
   thread: ThreadInfo;
   list: string | null;
   reply: ReplySettings;
@@ -114,6 +116,10 @@ export function decideReply(input: PolicyInput): Decision {
   const { verdict, reply, list } = input;
   const policy = effectivePolicy(reply, list);
   if (!isFinal(verdict)) return { action: 'none', reason: 'no final verdict yet' };
+  if (verdict === 'skipped') return { action: 'none', reason: 'nothing was tested' };
+  if (input.incomplete && input.incomplete.length > 0) {
+    return { action: 'none', reason: `not answering on an incomplete run (${input.incomplete.join('; ')})` };
+  }
   if (policy.on === 'never') return { action: 'none', reason: `policy: never reply${list ? ` on ${list}` : ''}` };
   if (policy.on === 'failure' && !isProblem(verdict)) return { action: 'none', reason: `policy: reply on failure only (verdict ${verdict})` };
   if (input.previousVerdict === verdict) return { action: 'none', reason: `verdict ${verdict} already answered for this revision` };

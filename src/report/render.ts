@@ -49,6 +49,15 @@ function loc(i: { file: string; line: number }): string {
   return i.line > 0 ? `${i.file}:${i.line}` : i.file || '?';
 }
 
+/** Tool output shown in a report is cut to this many lines (the log has the rest). */
+const MAX_DETAIL_LINES = 12;
+
+function clip(text: string, max: number): string {
+  const lines = text.replace(/\s+$/, '').split('\n');
+  if (lines.length <= max) return lines.join('\n');
+  return [...lines.slice(0, max), `[... ${lines.length - max} more lines]`].join('\n');
+}
+
 /** The commands that reproduce a failed build: the stored ones, else a generic recipe. */
 export function reproduceLines(ctx: ReportContext): string[] {
   if (ctx.build.reproduce.length > 0) return ctx.build.reproduce;
@@ -76,20 +85,27 @@ export function reportView(ctx: ReportContext): Record<string, unknown> {
     version: ctx.series.version,
     total,
     base: ctx.series.base_commit,
-    apply: ctx.apply.map((a) => ({ ...a, label: label(a.number) })),
+    apply: ctx.apply.map((a) => ({ ...a, label: label(a.number), detail: clip(a.detail, MAX_DETAIL_LINES) })),
     build_rows: ctx.build.patches.map((b) => ({
       ...b,
       label: label(b.number),
       errors: b.errors.map((e) => ({ ...e, loc: loc(e) })),
       new_warnings: b.new_warnings.map((w) => ({ ...w, loc: loc(w) })),
     })),
-    apply_problems: ctx.apply.filter((a) => a.detail).flatMap((a) => a.detail.split('\n').map((l) => `${label(a.number)} ${l}`)),
+    apply_problems: ctx.apply.filter((a) => a.detail).flatMap((a) => clip(a.detail, MAX_DETAIL_LINES).split('\n').map((l) => `${label(a.number)} ${l}`)),
     build_problems: ctx.build.patches.flatMap((b) => [
       ...b.errors.map((e) => `${label(b.number)} ${loc(e)}: error: ${e.message}`),
       ...b.new_warnings.map((w) => `${label(b.number)} ${loc(w)}: warning: ${w.message}`),
     ]),
     reproduce: reproduceLines(ctx),
-    gates: ctx.gates.map((g) => ({ ...g, metrics: g.metrics.map((m) => ({ ...m, range: `[${pct(m.low)}, ${pct(m.high)}]` })) })),
+    gates: ctx.gates.map((g) => ({
+      ...g,
+      metrics: g.metrics.map((m) => ({ ...m, range: `[${pct(m.low)}, ${pct(m.high)}]` })),
+      findings: g.findings.map((f) => {
+        const p = f.msgid ? ctx.series.patches.find((x) => x.msgid === f.msgid) : undefined;
+        return { ...f, where: p ? label(p.number) : f.msgid && f.msgid === ctx.series.cover ? '[0/' + total + ']' : '' };
+      }),
+    })),
     metrics: ctx.gates.flatMap((g) => g.metrics.map((m) => ({ gate: g.id, ...m, range: `[${pct(m.low)}, ${pct(m.high)}]` }))),
     stages: {
       ...ctx.stages,
@@ -143,6 +159,8 @@ export function renderGithubComment(ctx: ReportContext, name = 'report', dir?: s
   const view = {
     ...base, marker: GITHUB_MARKER,
     apply_problems: fenced(base.apply_problems), build_problems: fenced(base.build_problems), reproduce: fenced(base.reproduce),
+    gate_findings: fenced((base.gates as { id: string; findings: { where: string; message: string }[] }[])
+      .flatMap((g) => g.findings.map((f) => `${g.id}: ${f.where ? `${f.where} ` : ''}${f.message}`))),
   };
   const body = renderNodes(template(`github/${name}.md`, dir), view, { name, escape: escapeMarkdown });
   return body.replace(/\n{3,}/g, '\n\n').replace(/\n*$/, '\n');
@@ -182,8 +200,8 @@ function describe(status: Status, summary: string, dir?: string): string {
 }
 
 /**
- * One check per patch and context: apply and build per patch, each gate copied to every patch
- * (patchwork has no series-level checks). Contexts are `patchgate-apply`, `patchgate-build`,
+ * One check per patch and context: apply and build per patch; a gate whose findings all name their
+ * patch per patch, any other gate result copied to every patch (patchwork has no series-level checks). Contexts are `patchgate-apply`, `patchgate-build`,
  * `patchgate-<gate>`.
  */
 export function renderPatchworkChecks(ctx: ReportContext, dir?: string): PatchworkCheck[] {
@@ -209,8 +227,13 @@ export function renderPatchworkChecks(ctx: ReportContext, dir?: string): Patchwo
       if (state) checks.push({ msgid: patch.msgid, context: 'patchgate-build', state, description: describe(b.status, text, dir), target_url: b.log_url ?? target });
     }
     for (const g of ctx.gates) {
-      const state = patchworkState(g.status);
-      if (state) checks.push({ msgid: patch.msgid, context: `patchgate-${g.id}`, state, description: describe(g.status, g.summary, dir), target_url: g.url ?? target });
+      // findings that name their patch are posted on that patch; a series-wide result on every patch
+      const own = g.per_patch?.[patch.msgid];
+      const status = own ?? g.status;
+      const state = patchworkState(status);
+      const first = g.findings.find((f) => f.msgid === patch.msgid);
+      const summary = own === undefined ? g.summary : first ? first.message : `no findings in this patch (series: ${g.summary})`;
+      if (state) checks.push({ msgid: patch.msgid, context: `patchgate-${g.id}`, state, description: describe(status, summary, dir), target_url: g.url ?? target });
     }
   }
   return checks;

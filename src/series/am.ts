@@ -30,8 +30,6 @@ const DIFFSTAT_RE = /^\s*\d+ file.*\d+ (insertion|deletion)/im;
 const QSPECIALS_RE = /[()<>@,:;."[\]]/;
 const HEADER_WIDTH = 75;
 
-type RenderTrailer = Trailer;
-
 /** Render every patch of `series`, in number order. Patches whose message is unknown are skipped. */
 export function renderAm(series: Series, byMsgid: Map<string, ParsedMessage>, opts: AmOptions = {}): string {
   const patches = [...series.patches].sort((a, b) => a.number - b.number);
@@ -92,12 +90,42 @@ function bareMsgid(msgid: string): string {
 
 const INBODY_HEADER_RE = /^(From|Subject|Date):\s*(.*)$/i;
 
-function isScissorsLine(line: string): boolean {
-  const t = line.trim();
-  if (!/(>8|8<|>%|%<)/.test(t)) return false;
-  const rest = t.replace(/>8|8<|>%|%</, '');
-  if (!/^[-\s]*$/.test(rest)) return false;
-  return (rest.match(/-/g)?.length ?? 0) + 2 >= 8;
+/** git mailinfo's is_scissors_line(): a `-- >8 --` style mark, possibly with some text on the line. */
+export function isScissorsLine(line: string): boolean {
+  let scissors = 0;
+  let gap = 0;
+  let perforation = 0;
+  let inPerforation = false;
+  let first = -1;
+  let last = -1;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i]!;
+    if (/\s/.test(c)) {
+      if (inPerforation) {
+        perforation++;
+        gap++;
+      }
+      continue;
+    }
+    last = i;
+    if (first < 0) first = i;
+    if (c === '-') {
+      inPerforation = true;
+      perforation++;
+      continue;
+    }
+    const two = line.slice(i, i + 2);
+    if (two === '>8' || two === '8<' || two === '>%' || two === '%<') {
+      inPerforation = true;
+      perforation += 2;
+      scissors += 2;
+      i++;
+      continue;
+    }
+    inPerforation = false;
+  }
+  const visible = first >= 0 ? last - first + 1 : 0;
+  return scissors > 0 && visible >= 8 && visible < perforation * 3 && gap * 2 < perforation;
 }
 
 /** Strip `Re:` and leading `[...]` groups from an in-body Subject, as mailinfo does. */
@@ -111,7 +139,7 @@ function cleanSubject(subject: string): string {
 }
 
 function rawDate(msg: ParsedMessage): string {
-  const header = (msg as ParsedMessage & { dateHeader?: string | null }).dateHeader ?? msg.headers['date'];
+  const header = msg.dateHeader ?? msg.headers['date'];
   if (header) return header.replace(/\s+/g, ' ').trim();
   return msg.date ? rfc2822(msg.date) : '';
 }
@@ -134,8 +162,7 @@ function rfc2822(iso: string): string {
 
 /** The body git am would see: the text part with its patch (signature included). */
 function amSource(msg: ParsedMessage): string {
-  const raw = (msg as ParsedMessage & { rawBody?: string }).rawBody;
-  let body = (raw ?? msg.body).replace(/\r\n/g, '\n');
+  let body = (msg.amText ?? msg.body).replace(/\r\n/g, '\n');
   // A diff that only lives in an attachment: append it below the message.
   if (msg.diff && !body.includes(msg.diff.trim().split('\n')[0]!)) {
     body = body.replace(/\n*$/, '\n') + (msg.notes ? '' : '---\n\n') + msg.diff;
@@ -202,7 +229,7 @@ function formatAddress(name: string, email: string): string {
 }
 
 /** Python textwrap.wrap(width=75, subsequent_indent=' ', no long-word or hyphen breaking), as b4 uses. */
-function wrapHeader(name: string, value: string): string {
+export function wrapHeader(name: string, value: string): string {
   const whole = `${name}: ${value}`;
   if (name.toLowerCase() === 'from' || whole.length <= HEADER_WIDTH) return whole;
   const text = `${name}:_${value}`.replace(/\s/g, ' ');
@@ -244,7 +271,7 @@ function ancestors(msg: ParsedMessage, byMsgid: Map<string, ParsedMessage>): str
 }
 
 /** The extinfo the trailer had where it was written, if any. */
-function withExtinfo(t: { name: string; value: string }, source: ParsedMessage | undefined): RenderTrailer {
+function withExtinfo(t: { name: string; value: string }, source: ParsedMessage | undefined): Trailer {
   const base = makeTrailer(t.name, t.value);
   if (!source) return base;
   const found = findTrailers(source.body, { followup: true }).trailers.find((f) => trailerEquals(f, t));
@@ -261,9 +288,9 @@ function newTrailers(
   msg: ParsedMessage,
   byMsgid: Map<string, ParsedMessage>,
   opts: AmOptions,
-): RenderTrailer[] {
-  const own: RenderTrailer[] = [];
-  const cover: RenderTrailer[] = [];
+): Trailer[] {
+  const own: Trailer[] = [];
+  const cover: Trailer[] = [];
   for (const t of patch.trailers) {
     if (t.from === patch.msgid || t.from === msg.msgid) continue;
     const source = byMsgid.get(t.from);
@@ -278,7 +305,7 @@ function newTrailers(
   return out;
 }
 
-function linkTrailer(mask: string, msgid: string): RenderTrailer {
+function linkTrailer(mask: string, msgid: string): Trailer {
   const at = mask.indexOf(':');
   const effective = at > 0 ? mask : DEFAULT_LINK_MASK;
   const colon = effective.indexOf(':');
@@ -287,7 +314,7 @@ function linkTrailer(mask: string, msgid: string): RenderTrailer {
   return makeTrailer(name, value);
 }
 
-function parseSob(sob: string): RenderTrailer {
+function parseSob(sob: string): Trailer {
   return makeTrailer('Signed-off-by', sob.trim());
 }
 
@@ -298,9 +325,9 @@ function globToRegExp(glob: string): RegExp {
 }
 
 /** Sort `trailers` by the first glob of `order` their lower-case name matches; unmatched go last. */
-function applyOrder(trailers: RenderTrailer[], order: string): RenderTrailer[] {
+function applyOrder(trailers: Trailer[], order: string): Trailer[] {
   const rest = [...trailers];
-  const ordered: RenderTrailer[] = [];
+  const ordered: Trailer[] = [];
   for (const glob of order.split(',').map((g) => g.trim().toLowerCase())) {
     if (rest.length === 0) break;
     const re = globToRegExp(glob);
@@ -315,7 +342,7 @@ function applyOrder(trailers: RenderTrailer[], order: string): RenderTrailer[] {
 }
 
 /** To and Cc recipients as Cc trailers, sorted by domain then local part, skipping those already named. */
-function copyCcTrailers(msg: ParsedMessage, present: RenderTrailer[]): RenderTrailer[] {
+function copyCcTrailers(msg: ParsedMessage, present: Trailer[]): Trailer[] {
   const key = (email: string) => {
     const at = email.indexOf('@');
     return at > 0 ? email.slice(at + 1) + email.slice(0, at) : email;
@@ -323,7 +350,7 @@ function copyCcTrailers(msg: ParsedMessage, present: RenderTrailer[]): RenderTra
   const dests = [...msg.to, ...msg.cc].map((p, i) => ({ p, i }))
     .sort((a, b) => (key(a.p.email) < key(b.p.email) ? -1 : key(a.p.email) > key(b.p.email) ? 1 : a.i - b.i))
     .map((x) => x.p);
-  const out: RenderTrailer[] = [];
+  const out: Trailer[] = [];
   for (const d of dests) {
     const known = [...present, ...out].some((t) => {
       const addr = trailerEmail(t);
@@ -336,7 +363,7 @@ function copyCcTrailers(msg: ParsedMessage, present: RenderTrailer[]): RenderTra
 }
 
 /** b4 fix_trailers() + rebuild_message() on a mailinfo'd body. */
-function rebuildBody(text: string, added: RenderTrailer[], msg: ParsedMessage, opts: AmOptions): string {
+function rebuildBody(text: string, added: Trailer[], msg: ParsedMessage, opts: AmOptions): string {
   const parts = splitBody(text);
   let btrailers = [...parts.trailers];
   let fresh = [...added];

@@ -172,7 +172,8 @@ export function assembleSeries(messages: ParsedMessage[], opts: AssembleOptions)
         number: n,
         name: m.subject.name,
         subject: m.subject.raw,
-        author: { name: m.from.name, email: m.from.email },
+        // the in-body From: of a patch sent on someone else's behalf is its author, as git am takes it
+        author: m.inBodyFrom ? { name: m.inBodyFrom.name, email: m.inBodyFrom.email } : { name: m.from.name, email: m.from.email },
         pull_url: m.pullUrl,
         files: [...m.files],
         trailers,

@@ -35,6 +35,7 @@ const quietHours = z.object({
   end: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/),
   tz: z.string().default('UTC'),
 });
+/** Replies queued per window, to one list and to one submitter; 0 = no limit. */
 const rateLimit = z.object({
   per_list: z.number().int().nonnegative().default(30),
   per_submitter: z.number().int().nonnegative().default(5),

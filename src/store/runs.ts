@@ -111,3 +111,11 @@ export function listOutcomes(db: Db, seriesId: string, version: number): Outcome
     .all(seriesId, version) as (Omit<OutcomeRow, 'data'> & { data: string })[];
   return rows.map((r) => ({ ...r, data: JSON.parse(r.data) as Record<string, unknown> }));
 }
+
+/** Forgets a revision's run and outcomes (a foreground `patchgate run` starts from scratch). */
+export function resetRun(db: Db, seriesId: string, version: number): void {
+  db.transaction(() => {
+    db.prepare('DELETE FROM outcomes WHERE series_id = ? AND version = ?').run(seriesId, version);
+    db.prepare('DELETE FROM runs WHERE series_id = ? AND version = ?').run(seriesId, version);
+  })();
+}

@@ -319,12 +319,18 @@ export async function applySeries(options: ApplySeriesOptions): Promise<ApplySer
     }
 
     const before = await head(dir);
-    const am = await git(dir, ['am', '--3way', '--committer-date-is-author-date', '--no-gpg-sign'], {
-      input: patch.mbox,
-      env: committerEnv(committer),
-      ok: [0, 1, 128],
-      signal: options.signal,
-    });
+    let am;
+    try {
+      am = await git(dir, ['am', '--3way', '--committer-date-is-author-date', '--no-gpg-sign'], {
+        input: patch.mbox,
+        env: committerEnv(committer),
+        ok: [0, 1, 128],
+        signal: options.signal,
+      });
+    } catch (err) {
+      if (err instanceof GitCommandError) throw new PatchApplyError(patch.msgid, err.stderr, baseSha);
+      throw err;
+    }
     const output = `${am.stdout}\n${am.stderr}`;
     if (am.code === 0) {
       const after = await head(dir);

@@ -1,5 +1,10 @@
 // Infrastructure faults of the tree layer. Conflicts are outcomes (see apply.ts), never these.
 
+/** `https://user:secret@host/x` → `https://***@host/x`: URLs with credentials never reach logs or reports. */
+export function redactUrl(text: string): string {
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^/@\s]+@/gi, '$1***@');
+}
+
 /** A git command failed for a reason that is not the patch's fault (lock held, disk full, missing ref ...). */
 export class GitCommandError extends Error {
   constructor(
@@ -8,7 +13,9 @@ export class GitCommandError extends Error {
     readonly code: number | null,
     readonly stderr: string,
   ) {
-    super(`git ${args.join(' ')}${dir ? ` (in ${dir})` : ''} failed${code === null ? '' : ` with exit ${code}`}: ${stderr.trim().split('\n').slice(-3).join(' / ')}`);
+    args = args.map(redactUrl);
+    stderr = redactUrl(stderr);
+    super(redactUrl(`git ${args.join(' ')}${dir ? ` (in ${dir})` : ''} failed${code === null ? '' : ` with exit ${code}`}: ${stderr.trim().split('\n').slice(-3).join(' / ')}`));
     this.name = 'GitCommandError';
   }
 }

@@ -11,4 +11,6 @@ export { openCheckout, withCheckout, checkoutPath, resetCheckout, resolveCommit,
 export type { Checkout, OpenCheckoutOptions } from './checkout.js';
 export { applySeries, applyToFirstCandidate, resultBranch, patchFiles, findHunk, describeConflict, bareSubject } from './apply.js';
 export type { ApplyOutcome, ApplySeriesOptions, ApplySeriesResult, PatchApplyResult, PatchToApply, TrailerLine, Committer } from './apply.js';
-export { PatchApplyError, GitCommandError, CheckoutError, LockTimeoutError } from './errors.js';
+export { ensureResultsRepo, listResultBranches } from './results.js';
+export type { ResultsRepoOptions } from './results.js';
+export { PatchApplyError, GitCommandError, CheckoutError, LockTimeoutError, redactUrl } from './errors.js';

@@ -6,6 +6,7 @@ import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { logger } from '../log.js';
 import type { TreeConfig } from './config.js';
+import { redactUrl } from './errors.js';
 import { git, gitClient } from './git.js';
 import { withLock } from './lock.js';
 
@@ -56,7 +57,7 @@ async function cloneMirror(url: string, dir: string): Promise<void> {
   await git(tmp, ['config', 'gc.auto', '0']);
   await git(tmp, ['config', 'maintenance.auto', 'false']);
   await rename(tmp, dir);
-  log.info({ url, dir, ms: Date.now() - started }, 'mirror cloned');
+  log.info({ url: redactUrl(url), dir, ms: Date.now() - started }, 'mirror cloned');
 }
 
 /**
@@ -78,7 +79,7 @@ export async function fetchMirror(root: string, url: string, options: FetchOptio
     const started = Date.now();
     await gitClient(dir).fetch(['--prune', '--quiet', 'origin']);
     await writeFile(path.join(dir, STAMP), new Date().toISOString());
-    log.debug({ url, dir, ms: Date.now() - started }, 'mirror fetched');
+    log.debug({ url: redactUrl(url), dir, ms: Date.now() - started }, 'mirror fetched');
     return { dir, fetched: true };
   });
 }
@@ -120,7 +121,7 @@ export function scheduleMirrorFetch(root: string, trees: TreeConfig[], intervalM
         try {
           await fetchMirror(root, url, { maxAgeMs: intervalMs / 2 });
         } catch (err) {
-          log.warn({ url, err }, 'mirror fetch failed; next try at the next tick');
+          log.warn({ url: redactUrl(url), err: err instanceof Error ? redactUrl(err.message) : String(err) }, 'mirror fetch failed; next try at the next tick');
         }
       }
       if (!signal.aborted) timer = setTimeout(tick, intervalMs);

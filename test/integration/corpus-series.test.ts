@@ -1,5 +1,6 @@
 // The series engine against the real corpus, through the real CLI: `patchgate series --json FILE...`.
 // Ground truth: shared/corpus/patchwork/EXPECTED.md (series/) and shared/corpus/b4/EXPECTED.md (A, D).
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -10,6 +11,7 @@ import { readEpoch } from '../../src/ingest/public-inbox-git.js';
 import { parseMessage } from '../../src/mail/parse.js';
 import type { ParsedMessage } from '../../src/mail/types.js';
 import { assembleSeries } from '../../src/series/assemble.js';
+import { patchId } from '../../src/series/patch-id.js';
 import type { Series, SeriesDocument } from '../../src/series/types.js';
 import { archiveGitDir } from '../helpers/archive.js';
 import { runCli } from '../helpers/cli.js';
@@ -484,4 +486,48 @@ describe('virtualization archive', () => {
     // the same mail read twice gives the same document
     expect(assembleSeries([...messages, ...messages], { sloppyTrailers: false })).toEqual(full);
   }, 120_000);
+});
+
+// ---------------------------------------------------------------------------------------------------
+// prerequisite-patch-id, as real `git format-patch --base` writes it (no corpus file carries one).
+
+describe('prerequisite-patch-id (git format-patch --base)', () => {
+  it('matches `git patch-id --stable` and resolves to the series carrying the prerequisite patches', async () => {
+    const repo = path.join(work, 'prereq-repo');
+    const git = (...args: string[]) =>
+      execFileSync('git', ['-C', repo, ...args], {
+        encoding: 'utf8',
+        env: { ...process.env, GIT_AUTHOR_DATE: '2024-01-01T10:00:00Z', GIT_COMMITTER_DATE: '2024-01-01T10:00:00Z' },
+      });
+    execFileSync('git', ['init', '-q', '-b', 'main', repo]);
+    git('config', 'user.name', 'Alice Dev');
+    git('config', 'user.email', 'alice@example.org');
+    const commit = (file: string, content: string, msg: string) => {
+      writeFileSync(path.join(repo, file), content);
+      git('add', file);
+      git('commit', '-q', '-m', msg);
+      return git('rev-parse', 'HEAD').trim();
+    };
+    const base = commit('a.c', 'int a;\n\nint b;\n', 'base');
+    commit('a.c', 'int a;\n\nint b = 1;\n', 'a: set b');
+    writeFileSync(path.join(repo, 'z.c'), 'int z;\n'); // a second file in the same patch: per-file hashes are summed
+    git('add', 'z.c');
+    const p2 = commit('b.c', 'int c;\n', 'b: add c');
+    commit('a.c', 'int a = 2;\n\nint b = 1;\n', 'a: set a');
+    const prereqs = git('format-patch', '--stdout', '--thread', '--cover-letter', `${base}..${p2}`);
+    const dependent = git('format-patch', '--stdout', '--thread', `--base=${base}`, `${p2}..HEAD`);
+    expect(dependent).toMatch(/^prerequisite-patch-id: [0-9a-f]{40}$/m);
+    // our patch-id of each prerequisite mail's diff is git's own
+    for (const raw of splitMbox(Buffer.from(prereqs)).slice(1)) {
+      const parsed = await parseMessage(raw);
+      const gitId = execFileSync('git', ['patch-id', '--stable'], { input: raw, encoding: 'utf8' }).split(' ')[0];
+      expect(patchId(parsed.diff!)).toBe(gitId);
+    }
+    const doc = await seriesJson([tmpFile(prereqs + '\n' + dependent)]);
+    expect(doc.series.map((s) => s.patches.length)).toEqual([2, 1]);
+    expect(doc.series[1]!.base_commit).toBe(base);
+    expect(doc.series[1]!.depends_on).toEqual([doc.series[0]!.id]);
+    // without the prerequisites there is nothing to resolve
+    expect((await seriesJson([tmpFile(dependent)])).series[0]!.depends_on).toEqual([]);
+  });
 });

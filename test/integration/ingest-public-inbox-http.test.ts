@@ -125,6 +125,10 @@ describe('public-inbox HTTP source against public-inbox-httpd', () => {
     const b = shape(viaGit);
     expect(a.length).toBeGreaterThanOrEqual(3); // the b4 series, revision-basic's v1 and v2
     expect(a).toEqual(b);
+    // the same bytes either way: read by both sources into one store, each message is stored once
+    await poll(viaHttp, dir, { name: 'small-git', type: 'public-inbox-git', url: `${base}/small` } as SourceSettings);
+    const rows = viaHttp.prepare('SELECT count(*) AS n, count(DISTINCT msgid) AS ids, count(DISTINCT hash) AS hashes FROM messages').get();
+    expect(rows).toEqual({ n: 13, ids: 13, hashes: 13 });
     viaHttp.close();
     viaGit.close();
     removeDir(dir);

@@ -36,7 +36,14 @@ describe('cancellation by a new revision', { timeout: 120_000 }, () => {
     expect(await pipeline.enqueueSeries(v2)).toBe('added');
 
     await waitFor('v2 done', () => getRun(env.db, 'foo-v2', 2)?.state === 'done', 60_000);
-    await waitFor('v1 flow drained', async () => (await pipeline.queues.report.getJobState(jobId('report', 'foo-v1', 1))) === 'completed', 30_000);
+    await waitFor('v1 flow drained', async () => (await pipeline.queues.report.getJobState(jobId('report', 'foo-v1', 1))) === 'completed', 30_000)
+      .catch(async (err) => {
+        const states = await Promise.all((['apply', 'build', 'gate', 'report'] as const).map(async (s) => {
+          const job = await pipeline.queues[s].getJob(jobId(s, 'foo-v1', 1));
+          return `${s}: ${await pipeline.queues[s].getJobState(jobId(s, 'foo-v1', 1))} ${job?.failedReason ?? ''} ${JSON.stringify(job?.returnvalue ?? null)}`;
+        }));
+        throw new Error(`${(err as Error).message}\n${states.join('\n')}\n${JSON.stringify(await readCounters(env.url, env.counters))}`);
+      });
     const c = await readCounters(env.url, env.counters);
     expect(c.abort['build|foo-v1|v1']).toBe(1);
     expect(c.finish['build|foo-v1|v1']).toBeUndefined();

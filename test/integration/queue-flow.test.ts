@@ -125,6 +125,43 @@ describe('pipeline flow', () => {
     expect(byStage.report).toBeUndefined(); // --until gates
   });
 
+  it('a stage that keeps failing ends as an infrastructure failure; the later stages still report it', async () => {
+    let calls = 0;
+    let reported: string | undefined;
+    const registry = createRegistry();
+    registry.set('apply', async () => { calls++; throw new Error('mirror fetch: network unreachable'); });
+    registry.set('report', async (ctx) => { reported = ctx.previous.apply?.summary; return { status: 'success', summary: 'reported', data: { reply: null } }; });
+    storeSeries(env.db, [fakeSeries('f')]);
+    await start(registry);
+    await pipeline.enqueue('f', 1);
+    await waitFor('run', finished(['f']));
+    expect(calls).toBe(3);
+    expect(reported).toBe('infrastructure: mirror fetch: network unreachable');
+    const byStage = Object.fromEntries(listOutcomes(env.db, 'f', 1).map((o) => [o.stage, o]));
+    expect(byStage.apply).toMatchObject({ status: 'failure' });
+    expect(byStage.build.status).toBe('skipped');
+    expect(getRun(env.db, 'f', 1)).toMatchObject({ state: 'done', verdict: 'failure' });
+  });
+
+  it('a retried stage resumes from the state its earlier attempt saved', async () => {
+    const resumed: (Record<string, unknown> | null)[] = [];
+    const registry = createRegistry();
+    registry.set('apply', async (ctx) => {
+      resumed.push(ctx.resume);
+      if (!ctx.resume) {
+        await ctx.saveState({ applied: 2 });
+        throw new Error('worker lost its checkout');
+      }
+      return { status: 'success', summary: `resumed after ${ctx.resume.applied}`, data: { tree: null, apply: [], branch: null } };
+    });
+    storeSeries(env.db, [fakeSeries('r')]);
+    await start(registry);
+    await pipeline.enqueue('r', 1, { until: 'apply' });
+    await waitFor('run', finished(['r']));
+    expect(resumed).toEqual([null, { applied: 2 }]);
+    expect(listOutcomes(env.db, 'r', 1)[0]).toMatchObject({ stage: 'apply', status: 'success', summary: 'resumed after 2' });
+  });
+
   it('job ids are deterministic and free of colons', () => {
     expect(jobId('apply', 'net-next:20260101-foo', 2)).toBe('apply-net-next%3A20260101-foo-v2');
     expect(jobId('build', 'abc', 1)).toBe('build-abc-v1');

@@ -1,19 +1,25 @@
-// The fast path (single-part mail decoded here) and mailparser's simpleParser must give the same
-// ParsedMessage, on every corpus file and on the first 500 messages of the real archive.
+// The fast path (single-part mail and common multipart shapes decoded here) and mailparser's
+// simpleParser must give the same ParsedMessage, on every corpus file and on the first 500
+// messages of the real archive.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseMessage } from '../../../src/mail/parse.js';
-import { splitHeaders, parseContentType, headerBytesToText } from '../../../src/mail/mime.js';
+import { splitHeaders, parseContentType, headerBytesToText, unfold } from '../../../src/mail/mime.js';
+import { readMultipart } from '../../../src/mail/multipart.js';
 import { corpusDir, patchworkDir, splitMbox } from './corpus.js';
 
 const ARCHIVE_MESSAGES = 500;
 
-function isSinglePart(raw: Buffer): boolean {
-  const ct = splitHeaders(raw).headers.find((h) => h.name === 'content-type');
-  return !parseContentType(ct ? headerBytesToText(ct.raw) : undefined).type.startsWith('multipart/');
+/** Whether the fast path decodes this message itself (else it goes to mailparser either way). */
+function fastPathReads(raw: Buffer): boolean {
+  const split = splitHeaders(raw);
+  const h = split.headers.find((x) => x.name === 'content-type');
+  const ct = parseContentType(h ? unfold(headerBytesToText(h.raw)) : undefined);
+  if (!ct.type.startsWith('multipart/')) return true;
+  return readMultipart(raw, split.bodyStart, ct) !== null;
 }
 
 async function expectSameResult(raw: Buffer, label: string): Promise<void> {
@@ -40,13 +46,16 @@ describe('fast path == simpleParser path', () => {
   it('on every corpus message (patchwork mail, fuzz, historic, series; b4)', async () => {
     const messages = corpusMessages();
     expect(messages.length).toBeGreaterThan(100);
-    let single = 0;
+    let fast = 0;
+    let multipart = 0;
     for (const [label, raw] of messages) {
-      if (isSinglePart(raw)) single++;
+      if (fastPathReads(raw)) fast++;
+      if (raw.includes('multipart/')) multipart++;
       await expectSameResult(raw, label);
     }
-    // most of the corpus is single-part, so the fast path was really exercised
-    expect(single).toBeGreaterThan(messages.length / 2);
+    // the fast path really read most of them, multipart ones included
+    expect(fast).toBeGreaterThan(messages.length * 0.9);
+    expect(multipart).toBeGreaterThanOrEqual(4);
   });
 
   describe('on the real archive', () => {
@@ -85,7 +94,9 @@ describe('fast path == simpleParser path', () => {
     it(`first ${ARCHIVE_MESSAGES} messages`, async () => {
       expect(blobs).toHaveLength(ARCHIVE_MESSAGES);
       const kinds = new Map<string, number>();
+      let fastMultipart = 0;
       for (let i = 0; i < blobs.length; i++) {
+        if (blobs[i].includes('Content-Type: multipart/') && fastPathReads(blobs[i])) fastMultipart++;
         await expectSameResult(blobs[i], `archive message ${i}`);
         const k = (await parseMessage(blobs[i])).kind;
         kinds.set(k, (kinds.get(k) ?? 0) + 1);
@@ -94,6 +105,7 @@ describe('fast path == simpleParser path', () => {
       expect(kinds.get('rejected') ?? 0).toBe(0);
       expect(kinds.get('patch') ?? 0).toBeGreaterThan(100);
       expect(kinds.get('comment') ?? 0).toBeGreaterThan(100);
+      expect(fastMultipart).toBeGreaterThan(10);
     }, 120_000);
   });
 });

@@ -639,3 +639,133 @@ describe('threading headers in series/ mboxes', () => {
     }
   });
 });
+
+describe('b4 corpus patches without git headers', () => {
+  it('non-git-patch: bare ---/+++ diff with a mangled "@@@" hunk header and wrong counts', async () => {
+    const [patch] = splitMbox(corpusFile('..', 'b4', 'trailers-followup-non-git-patch.mbox'));
+    const p = await parseMessage(patch);
+    expect(p.kind).toBe('patch');
+    expect(p.files).toEqual(['b4/junk.py']);
+    expect(p.diff).toBe('--- a/b4/junk.py\n+++ b/b4/junk.py\n@@@ -1,1 +1,1 @@ def junk():\n \n \n-junk1\n+junk2\n \n \n');
+    expect(p.message.endsWith('Signed-off-by: Original Submitter <original-submitter@example.com>')).toBe(true);
+    expect(p.trailers.map((t) => t.name)).toEqual(['Fixes', 'Reviewed-by', 'Link', 'Signed-off-by']);
+  });
+
+  it('stripped-lines: context lines that lost their leading space stay in the diff', async () => {
+    const [patch] = splitMbox(corpusFile('..', 'b4', 'trailers-followup-stripped-lines.mbox'));
+    const p = await parseMessage(patch);
+    expect(p.kind).toBe('patch');
+    expect(p.diff).toBe('--- a/b4/junk.py\n+++ b/b4/junk.py\n@@@ -1,1 +1,1 @@ def junk():\n\n\n-junk1\n+junk2\n');
+    expect(p.body).not.toContain('2.wong.fu');
+  });
+
+  it('non-git-patch-with-comments: free text after --- is the notes', async () => {
+    const [patch] = splitMbox(corpusFile('..', 'b4', 'trailers-followup-non-git-patch-with-comments.mbox'));
+    const p = await parseMessage(patch);
+    expect(p.kind).toBe('patch');
+    expect(p.notes).toMatch(/there is\s+no diffstat/);
+    expect(p.message).not.toMatch(/there is\s+no diffstat/);
+  });
+});
+
+describe('threading and kept headers', () => {
+  it('find_references duplicate case: References oldest first, deduplicated; In-Reply-To separate', async () => {
+    const p = await parseMessage(
+      makeMail('test\n', {
+        'Message-Id': '<20130510114450.7104c5d2@nehalam.linuxnetplumber.net>',
+        'In-Reply-To': '<525534677.5312512.1368202896189.JavaMail.root@vmware.com>',
+        References: [
+          '<AFCFCEB8EB0E24448E4EB95988BA1E531FA2EA0D@xmb-aln-x05.cisco.com>',
+          ' <CAE68AUOr7B5a2QvduJhH0kEHPi+sR9X3qfrtumgLxT1BK4VS+Q@mail.gmail.com>',
+          ' <1676591087.5291867.1368201908283.JavaMail.root@vmware.com>',
+          ' <20130510091549.3c064df6@nehalam.linuxnetplumber.net>',
+          ' <525534677.5312512.1368202896189.JavaMail.root@vmware.com>',
+          ' <1676591087.5291867.1368201908283.JavaMail.root@vmware.com>',
+        ].join('\n'),
+      }),
+    );
+    expect(p.inReplyTo).toBe('<525534677.5312512.1368202896189.JavaMail.root@vmware.com>');
+    expect(p.references).toEqual([
+      '<AFCFCEB8EB0E24448E4EB95988BA1E531FA2EA0D@xmb-aln-x05.cisco.com>',
+      '<CAE68AUOr7B5a2QvduJhH0kEHPi+sR9X3qfrtumgLxT1BK4VS+Q@mail.gmail.com>',
+      '<1676591087.5291867.1368201908283.JavaMail.root@vmware.com>',
+      '<20130510091549.3c064df6@nehalam.linuxnetplumber.net>',
+      '<525534677.5312512.1368202896189.JavaMail.root@vmware.com>',
+    ]);
+  });
+
+  it('Message-ID with a trailing comment, and a malformed In-Reply-To missing "<"', async () => {
+    const p = await parseMessage(
+      makeMail('test\n', {
+        'Message-Id': '<xnzgy1de8d.fsf@rhel8.vm> (message ID with a comment)',
+        'In-Reply-To': '5899d592-8c87-47d9-92b6-d34260ce1aa4@radware.com>',
+      }),
+    );
+    expect(p.msgid).toBe('<xnzgy1de8d.fsf@rhel8.vm>');
+    expect(p.inReplyTo).toBe('<5899d592-8c87-47d9-92b6-d34260ce1aa4@radware.com>');
+    expect(p.kind).toBe('comment');
+  });
+
+  it('an empty Message-Id gets the synthetic id', async () => {
+    const p = await parseMessage(makeMail('test\n', { 'Message-Id': ' ' }));
+    expect(p.msgidSynthetic).toBe(true);
+    expect(p.msgid).toMatch(/^<[0-9a-f]{32}@patchgate\.invalid>$/);
+  });
+
+  it('X-Patchwork-*, X-Mailer, Auto-Submitted and X-Patchgate-* headers are kept, lower-case', async () => {
+    const p = await parseMessage(
+      makeMail('test\n', {
+        'X-Patchwork-Delegate': 'maintainer@example.com',
+        'X-Patchwork-State': 'Changes Requested',
+        'X-Patchwork-Action-Required': '',
+        'X-Mailer': 'git-send-email 2.39.2',
+        'Auto-Submitted': 'auto-generated',
+        'X-Patchgate-Test': 'yes',
+        'X-Unrelated': 'no',
+      }),
+    );
+    expect(p.headers).toMatchObject({
+      'x-patchwork-delegate': 'maintainer@example.com',
+      'x-patchwork-state': 'Changes Requested',
+      'x-mailer': 'git-send-email 2.39.2',
+      'auto-submitted': 'auto-generated',
+      'x-patchgate-test': 'yes',
+    });
+    expect(p.headers['x-unrelated']).toBeUndefined();
+  });
+
+  it('an empty X-Patchwork-Action-Required header is kept as present', async () => {
+    const raw = makeMail('test\n').replace('\n\n', '\nX-Patchwork-Action-Required:\n\n');
+    expect((await parseMessage(raw)).headers['x-patchwork-action-required']).toBe('');
+  });
+});
+
+describe('hostile input stays linear (would take minutes if quadratic)', () => {
+  it('a subject of 100,000 "Re: " and 100,000 "[x]" groups', async () => {
+    const p = await parseMessage(makeMail('x\n', { Subject: 'Re: '.repeat(100_000) + '[x]'.repeat(100_000) + ' name' }));
+    expect(p.subject.isReply).toBe(true);
+    expect(p.kind).toBe('comment');
+  });
+
+  it('50,000 pull request openers without a URL, and 200,000 hunk-like lines', async () => {
+    const pulls = await parseMessage(makeMail('The following changes since commit abc\n'.repeat(50_000)));
+    expect(pulls.pullUrl).toBeNull();
+    const minus = await parseMessage(makeMail('--- a/x\n+++ b/x\n@@ -1,1 +1,1 @@\n' + '-x\n+y\n \n'.repeat(200_000)));
+    expect(minus.kind).toBe('patch');
+    expect(minus.files).toEqual(['x']);
+  });
+
+  it('50,000 References ids and a 400 KB From name', async () => {
+    const ids = Array.from({ length: 50_000 }, (_, i) => `<${i}@x>`).join(' ');
+    const p = await parseMessage(makeMail('x\n', { References: ids, From: `"${'N'.repeat(400_000)}" <n@x.org>` }));
+    expect(p.references).toHaveLength(50_000);
+    expect(p.from.email).toBe('n@x.org');
+  });
+
+  it('a header block over 1 MiB is rejected, with the fields read before the limit', async () => {
+    const p = await parseMessage(makeMail('x\n', { 'X-Junk': 'j'.repeat(1_100_000) }));
+    expect(p.kind).toBe('rejected');
+    expect(p.reason).toBe('header block larger than 1048576 bytes');
+    expect(p.msgid).toBe('<test-1@example.com>');
+  });
+});

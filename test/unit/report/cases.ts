@@ -51,31 +51,37 @@ export function origin(over: Partial<ParsedMessage> = {}): ParsedMessage {
 
 export const run: RunRow = { tree: 'net-next', tree_reason: 'subject tag [net-next]', branch: 'patchgate/virtio-net-tx-napi-batching/v2' };
 
-const applied = { stage: 'apply', status: 'success', summary: null, data: { patches: [
+// shapes as the pipeline stores them (src/queue/registry.ts: ApplyData, BuildData, GateData; src/store/runs.ts)
+const tree = { name: 'net-next', reason: 'subject tag [net-next]' };
+const applied = { stage: 'apply', status: 'success', summary: 'applied 2 patches to net-next', data: { tree, branch: run.branch, apply: [
   { msgid: P1, outcome: 'applied', files: ['drivers/net/virtio_net.c'], detail: '' },
   { msgid: P2, outcome: 'applied', files: ['drivers/net/virtio_net.c', 'include/linux/virtio.h'], detail: '' },
 ] } };
-const built = { stage: 'build', status: 'success', summary: null, data: { config: 'x86_64 tinyconfig + kvm guest', log_url: 'https://ci.example.org/logs/virtio-net-tx-napi-batching/v2/build.log', patches: [
+const built = { stage: 'build', status: 'success', summary: 'built 2 patches', data: { config: 'x86_64 tinyconfig + kvm guest', log_url: 'https://ci.example.org/logs/virtio-net-tx-napi-batching/v2/build.log', build: [
   { msgid: P1, status: 'success', new_warnings: [], errors: [] },
   { msgid: P2, status: 'success', new_warnings: [], errors: [] },
 ] } };
-const checkpatch = { stage: 'gate:checkpatch', status: 'success', summary: '0 errors, 0 warnings, 0 checks', data: {} };
+const checkpatch = { stage: 'gate:checkpatch', status: 'success', summary: '0 errors, 0 warnings, 0 checks', data: { id: 'checkpatch', status: 'success', summary: '0 errors, 0 warnings, 0 checks', details: [] } };
+const gateStage = (status: string) => ({ stage: 'gate', status, summary: 'gates done', data: {} });
 const perfOk = { stage: 'gate:perf', status: 'success', summary: 'no regression (5 + 5 boots)', data: { metrics: {
   tcp_rr: { change: 0.004, low: -0.002, high: 0.011, verdict: 'same' },
   tcp_stream: { change: 0.012, low: -0.01, high: 0.03, verdict: 'same' },
 } } };
 
 export const cases: Record<string, OutcomeRow[]> = {
-  success: [applied, built, checkpatch, perfOk],
+  success: [applied, built, gateStage('success'), checkpatch, perfOk],
   conflict: [
-    { stage: 'apply', status: 'conflict', summary: null, data: { patches: [
+    { stage: 'apply', status: 'conflict', summary: 'patch 2/2 does not apply', data: { tree, branch: null, apply: [
       { msgid: P1, outcome: 'applied', files: ['drivers/net/virtio_net.c'], detail: '' },
       { msgid: P2, outcome: 'conflict', files: ['drivers/net/virtio_net.c'],
         detail: 'error: patch failed: drivers/net/virtio_net.c:1712\nerror: drivers/net/virtio_net.c: patch does not apply' },
     ] } },
+    // what the worker stores for the stages a conflict blocks
+    { stage: 'build', status: 'skipped', summary: 'not run: apply: conflict (patch 2/2 does not apply)', data: { blocked: 'apply: conflict (patch 2/2 does not apply)' } },
+    { stage: 'gate', status: 'skipped', summary: 'not run: apply: conflict (patch 2/2 does not apply)', data: { blocked: 'apply: conflict (patch 2/2 does not apply)' } },
   ],
   'build-failure': [applied,
-    { stage: 'build', status: 'failure', summary: null, data: { config: 'x86_64 tinyconfig + kvm guest',
+    { stage: 'build', status: 'failure', summary: 'patch 2/2 does not build', data: { config: 'x86_64 tinyconfig + kvm guest',
       reproduce: [
         'git checkout 1f2e3d4c5b6a79881f2e3d4c5b6a79881f2e3d4c',
         `b4 shazam ${COVER}`,
@@ -83,16 +89,20 @@ export const cases: Record<string, OutcomeRow[]> = {
         'make olddefconfig && make -j2 drivers/net/virtio_net.o',
       ],
       log_url: 'https://ci.example.org/logs/virtio-net-tx-napi-batching/v2/build.log',
-      patches: [
+      build: [
         { msgid: P1, status: 'warning', errors: [], new_warnings: [
           { file: 'drivers/net/virtio_net.c', line: 1698, message: "unused variable 'budget' [-Wunused-variable]" }] },
         { msgid: P2, status: 'failure', new_warnings: [], errors: [
           { file: 'drivers/net/virtio_net.c', line: 1733, message: "implicit declaration of function 'virtqueue_napi_complete_batch'; did you mean 'virtqueue_napi_complete'? [-Werror=implicit-function-declaration]" }] },
       ] } },
-    checkpatch,
+    gateStage('warning'),
+    { stage: 'gate:checkpatch', status: 'warning', summary: '0 errors, 1 warning, 0 checks', data: { id: 'checkpatch', status: 'warning', summary: '0 errors, 1 warning, 0 checks', details: [
+      { msgid: P2, status: 'warning', message: 'WARNING: line length of 104 exceeds 100 columns (drivers/net/virtio_net.c:1740)' },
+      { msgid: P1, status: 'success', message: 'no issues' },
+    ] } },
     { stage: 'gate:perf', status: 'skipped', summary: 'not run', data: { reason: 'the build failed' } },
   ],
-  'perf-regression': [applied, built, checkpatch,
+  'perf-regression': [applied, built, gateStage('failure'), checkpatch,
     { stage: 'gate:perf', status: 'failure', summary: 'tcp_rr per-transaction cost up 2.3% (5 + 5 boots, p = 0.008)', data: {
       url: 'https://ci.example.org/perf/virtio-net-tx-napi-batching/v2',
       metrics: {
@@ -100,7 +110,7 @@ export const cases: Record<string, OutcomeRow[]> = {
         tcp_stream: { change: -0.004, low: -0.02, high: 0.012, verdict: 'same' },
       } } },
   ],
-  'gate-skipped': [applied, built, checkpatch,
+  'gate-skipped': [applied, built, gateStage('warning'), checkpatch,
     { stage: 'gate:vhost-matrix', status: 'skipped', summary: 'not run', data: { reason: 'no /dev/vhost-net on this host' } },
     { stage: 'gate:perf', status: 'warning', summary: 'tcp_stream sender cost +0.8%, below the 1% threshold', data: { metrics: {
       tcp_rr: { change: 0.001, low: -0.003, high: 0.004, verdict: 'same' },

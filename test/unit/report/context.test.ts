@@ -58,3 +58,18 @@ describe('report context', () => {
     expect(ctx.verdict).toBe('failure');
   });
 });
+
+describe('long tool output', () => {
+  it('a conflict detail is cut to 12 lines in the mail', async () => {
+    const { buildReplyMail } = await import('../../../src/report/mail.js');
+    const detail = Array.from({ length: 40 }, (_, i) => `error: line ${i}`).join('\n');
+    const ctx = makeReportContext({
+      series, run, origin: null,
+      outcomes: [{ stage: 'apply', status: 'conflict', summary: null, data: { apply: [{ msgid: P1, outcome: 'conflict', files: [], detail }] } }],
+    });
+    const text = buildReplyMail(ctx, { from: 'bot@example.org', cc: [] }).text;
+    expect(text).toContain('error: line 11\n');
+    expect(text).not.toContain('error: line 12\n');
+    expect(text).toContain('[... 28 more lines]');
+  });
+});

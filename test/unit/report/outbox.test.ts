@@ -140,3 +140,32 @@ describe('outbox', () => {
     expect(loadReportContext(db, 'nope', 1)).toBeNull();
   });
 });
+
+describe('recordVerdict', () => {
+  it('stores the verdict and queues the reply and patchwork checks in one transaction', async () => {
+    const { recordVerdict } = await import('../../../src/report/verdict.js');
+    const db = openDb(':memory:');
+    storeMessages(db, [{ raw: Buffer.from('x'), parsed: origin(), source: 'test' }]);
+    saveSeriesDocument(db, { messages: [], series: [series], comments: [] }, new Map([[series.id, '2026-03-01T12:00:00Z']]));
+    db.prepare("INSERT INTO runs (series_id, version, state, tree, tree_reason) VALUES (?, 2, 'running', 'net-next', 'tag')").run(series.id);
+    const put = db.prepare('INSERT INTO outcomes (series_id, version, stage, status, summary, data) VALUES (?, 2, ?, ?, ?, ?)');
+    for (const o of cases.conflict) put.run(series.id, o.stage, o.status, o.summary, JSON.stringify(o.data));
+    const settings = parseSettings({
+      smtp: { from: 'patchgate <bot@patchgate.example.org>' }, reply: { mode: 'send', lists: [LIST] },
+      sources: [{ name: 'pw', type: 'patchwork', url: 'https://patchwork.example.org/api/1.3/', project: 'netdevbpf' }],
+    });
+    expect(() => db.transaction(() => {
+      recordVerdict(db, series.id, 2, settings, { now });
+      throw new Error('crash');
+    })()).toThrow('crash');
+    expect(db.prepare('SELECT verdict FROM runs').pluck().get()).toBeNull();
+    expect(rows(db)).toHaveLength(0);
+    const r = recordVerdict(db, series.id, 2, settings, { now })!;
+    expect(r.verdict).toBe('conflict');
+    expect(r.patchworkChecks).toBe(2);
+    expect(db.prepare('SELECT verdict FROM runs').pluck().get()).toBe('conflict');
+    expect(rows(db).map((x) => [x.channel, x.state])).toEqual([['mail', 'pending'], ['patchwork', 'pending'], ['patchwork', 'pending']]);
+    expect(recordVerdict(db, 'unknown-series', 1, settings)).toBeNull();
+    db.close();
+  });
+});

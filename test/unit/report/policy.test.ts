@@ -5,7 +5,7 @@ import { contextFor } from './cases.js';
 
 const LIST = 'netdev@vger.kernel.org';
 
-function input(over: Partial<PolicyInput> & { reply?: unknown } = {}): PolicyInput {
+function input(over: Omit<Partial<PolicyInput>, 'reply'> & { reply?: unknown } = {}): PolicyInput {
   const { reply, ...rest } = over;
   return {
     verdict: 'failure',
@@ -45,8 +45,10 @@ describe('reply policy', () => {
     expect(decideReply(input({ verdict: 'failure', reply, list: 'kvm@vger.kernel.org' }))).toMatchObject({ action: 'none' });
   });
 
-  it('never answers a verdict that is not final', () => {
+  it('never answers a verdict that is not final, nor one where nothing was tested', () => {
     expect(decideReply(input({ verdict: 'pending', reply: { mode: 'send', lists: [LIST], on: 'always' } }))).toMatchObject({ action: 'none' });
+    expect(decideReply(input({ verdict: 'skipped', reply: { mode: 'send', lists: [LIST], on: 'always' } }))).toMatchObject({ action: 'none', reason: 'nothing was tested' });
+    expect(decideReply(input({ incomplete: ['build: infrastructure: disk full'] }))).toMatchObject({ action: 'none' });
   });
 
   it('one reply per verdict change per revision', () => {

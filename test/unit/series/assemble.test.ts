@@ -240,6 +240,16 @@ describe('assembleSeries: trailers', () => {
   });
 });
 
+describe('assembleSeries: people', () => {
+  it("takes a patch's author from its in-body From:, the submitter from the mail's From:", () => {
+    const p = { ...msg({ id: 'ib@x', subject: '[PATCH] fix', from: 'Maintainer <maint@example.org>' }), inBodyFrom: { name: 'Real Author', email: 'author@example.org' } };
+    const s = assembleSeries([p], opts).series[0]!;
+    expect(s.submitter).toEqual({ name: 'Maintainer', email: 'maint@example.org' });
+    expect(s.patches[0]!.author).toEqual({ name: 'Real Author', email: 'author@example.org' });
+    expect(assembleSeries([msg({ id: 'ib2@x', subject: '[PATCH] fix' })], opts).series[0]!.patches[0]!.author.email).toBe('alice@example.org');
+  });
+});
+
 describe('assembleSeries: revisions and dependencies', () => {
   it('links an unthreaded reroll with renamed patches and a changed total by submitter and name', () => {
     const v1a = msg({ id: 'v1a@x', subject: '[PATCH 1/2] net: fix a', date: '2024-01-01T10:00:00Z' });
@@ -252,6 +262,15 @@ describe('assembleSeries: revisions and dependencies', () => {
     expect(doc.series[1]!.previous).toBe(doc.series[0]!.id);
     expect(doc.series[0]!.previous).toBeNull();
     expect(doc.series[2]!.previous).toBeNull(); // another submitter
+  });
+
+  it('links cover letters whose names differ only by a trailing (vN) and case', () => {
+    const a = msg({ id: 'g0@x', subject: '[PATCH net-next v2 0/1] net: dsa: Multi-CPU ground work (v2)', date: '2024-01-01T10:00:00Z' });
+    const a1 = msg({ id: 'g1@x', subject: '[PATCH net-next v2 1/1] net: dsa: one', irt: 'g0@x', refs: ['g0@x'], date: '2024-01-01T10:00:00Z' });
+    const b = msg({ id: 'h0@x', subject: '[PATCH net-next v3 0/1] net: DSA: Multi-CPU ground work (v3)', date: '2024-01-03T10:00:00Z' });
+    const b1 = msg({ id: 'h1@x', subject: '[PATCH net-next v3 1/1] net: dsa: renamed', irt: 'h0@x', refs: ['h0@x'], date: '2024-01-03T10:00:00Z' });
+    const doc = assembleSeries([a, a1, b, b1], opts);
+    expect(doc.series[1]!.previous).toBe(doc.series[0]!.id);
   });
 
   it('resolves Depends-on / Based-on / prerequisite references, skipping itself and what it cannot resolve', () => {

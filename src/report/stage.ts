@@ -1,0 +1,93 @@
+// The pipeline's report stage (src/queue/registry.ts loads it): records the verdict with its reports in
+// one transaction, then delivers what is due. Delivery problems never change the series' outcome: the rows
+// stay in the outbox for the next pass (startOutboxSender).
+import type { Logger } from '../log.js';
+import { logger } from '../log.js';
+import type { StageContext, StageRegistry } from '../queue/registry.js';
+import type { StageOutcome } from '../queue/schemas.js';
+import { resolveSecret } from '../settings/load.js';
+import type { Settings } from '../settings/schema.js';
+import type { Db } from '../store/db.js';
+import { createMailTransport, hasDueMail, replySummary, sendOutbox, type SendSummary } from './outbox.js';
+import { sendPatchworkOutbox, type PatchworkTarget } from './patchwork.js';
+import { recordVerdict } from './verdict.js';
+
+/** The patchwork source checks are posted to: the first one with a token. */
+export function patchworkTarget(settings: Settings, env: NodeJS.ProcessEnv = process.env): PatchworkTarget | null {
+  for (const s of settings.sources) {
+    if (s.type !== 'patchwork' || !s.token) continue;
+    const token = resolveSecret(s.token, env);
+    if (token) return { apiUrl: s.url, project: s.project, token, source: s.name };
+  }
+  return null;
+}
+
+export interface DeliverySummary {
+  mail: SendSummary | null;
+  patchwork: { sent: number; failed: number; skipped: number } | null;
+}
+
+/** One delivery pass over the outbox: mail that is due, then patchwork checks. Never throws. */
+export async function deliverOutbox(db: Db, settings: Settings, log: Logger = logger): Promise<DeliverySummary> {
+  const out: DeliverySummary = { mail: null, patchwork: null };
+  if (hasDueMail(db)) {
+    try {
+      const transport = createMailTransport(settings);
+      try {
+        out.mail = await sendOutbox(db, transport);
+      } finally {
+        transport.close();
+      }
+    } catch (err) {
+      log.error({ err: (err as Error).message }, 'mail delivery pass failed');
+    }
+  }
+  try {
+    const target = patchworkTarget(settings);
+    if (target) out.patchwork = await sendPatchworkOutbox(db, target);
+  } catch (err) {
+    log.error({ err: (err as Error).message }, 'patchwork delivery pass failed');
+  }
+  return out;
+}
+
+export async function reportStage(ctx: StageContext): Promise<StageOutcome> {
+  const { db, settings, seriesId, version, log } = ctx;
+  const result = recordVerdict(db, seriesId, version, settings);
+  if (!result) return { status: 'skipped', summary: 'series not in the store', data: { reply: null } };
+  const { decision } = result.mail;
+  log.info({ verdict: result.verdict, decision: decision.action, reason: decision.reason }, 'verdict recorded');
+  await deliverOutbox(db, settings, log);
+  const reply = replySummary(db, seriesId, version);
+  const summary = reply
+    ? `reply ${reply.sent ? 'sent' : 'queued'} (${decision.reason})`
+    : `no reply: ${decision.reason}`;
+  return {
+    status: result.verdict === 'skipped' ? 'skipped' : 'success',
+    summary,
+    data: { reply, verdict: result.verdict, reason: result.context.reason, decision, patchwork_checks: result.patchworkChecks },
+  };
+}
+
+export function registerStages(registry: StageRegistry): void {
+  registry.set('report', reportStage);
+}
+
+/** A background sender for the daemon: a delivery pass every INTERVAL (quiet hours, retries). */
+export function startOutboxSender(db: Db, settings: Settings, opts: { intervalMs?: number; log?: Logger } = {}): { stop(): Promise<void> } {
+  const log = opts.log ?? logger.child({ component: 'outbox-sender' });
+  let running: Promise<unknown> = Promise.resolve();
+  let stopped = false;
+  const timer = setInterval(() => {
+    if (stopped) return;
+    running = running.then(() => deliverOutbox(db, settings, log));
+  }, opts.intervalMs ?? 60_000);
+  timer.unref();
+  return {
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await running;
+    },
+  };
+}
