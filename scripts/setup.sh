@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(git redis-server public-inbox ccache busybox-static qemu-system-x86 linux-source-6.1
-          build-essential bc flex bison libelf-dev libssl-dev perl python3 cpio xz-utils iproute2 util-linux)
+          build-essential bc flex bison libelf-dev libssl-dev perl python3 cpio xz-utils iproute2 util-linux chromium)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -262,6 +262,14 @@ class KernelBuild {
     };
   }
 
+  /** The head's kernel image (when the last build made one) and the verdicts, beside the logs. */
+  private async keepArtifacts(result: ConfigBuild): Promise<void> {
+    const last = result.patches.at(-1);
+    const image = path.join(this.paths.out, 'arch/x86/boot/bzImage');
+    if ((!last || last.status !== 'failure') && existsSync(image)) await copyFile(image, path.join(this.logDir, 'bzImage'));
+    await writeFile(path.join(this.logDir, 'result.json'), JSON.stringify(result, null, 1));
+  }
+
   async run(): Promise<ConfigBuild> {
     const ctx = this.ctx;
     await mkdir(this.paths.root, { recursive: true });
@@ -322,6 +330,7 @@ class KernelBuild {
       result.patches.sort((a, b) => (order.get(a.msgid) ?? 0) - (order.get(b.msgid) ?? 0));
       result.status = combineBuildStatus(result.patches.map((p) => p.status));
       if (result.status === 'skipped' && result.base.status === 'success') result.status = 'success';
+      await this.keepArtifacts(result);
       return result;
     } finally {
       await git(this.src, ['checkout', '-q', ...(branch ? [branch] : ['--detach', head])]).catch((err: unknown) => this.log.error({ err }, 'cannot restore the checkout'));

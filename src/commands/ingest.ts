@@ -120,12 +120,12 @@ export function registerIngest(program: Command, io: CliIo): void {
       const ingest: IngestOptions = { parseBatch: pool.parseBatch, batchSize };
       try {
         if (opts.once) {
+          // contract.md: one pass, then exit 0. A source that failed is an outcome (printed, logged, and
+          // recorded in source_health as failing), not a usage error or a crash.
           const runs = await ingestOnce({ db, settings, sources, log, ingest });
-          const failed = runs.filter((r) => r.error);
           for (const r of runs) {
             io.stdout.write(`${r.health.source}: ${r.error ? `failed: ${r.error.message}` : `${r.result.inserted} new, ${r.result.known} known`} (${r.health.state})\n`);
           }
-          if (failed.length > 0) process.exitCode = 1;
           return;
         }
         const controller = new AbortController();

@@ -1,10 +1,26 @@
 // `patchgate start --config FILE`: the daemon's dashboard and API at web.listen.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import type { Command } from 'commander';
 import type { CliIo } from '../cli.js';
 import { logger } from '../log.js';
 import { loadSettings, resolveSecret } from '../settings/load.js';
 import { openDb } from '../store/db.js';
+import { loadProjects, type Project } from '../web/projects.js';
+import { queueSource } from '../web/queues.js';
 import { createWebServer, parseListen } from '../web/server.js';
+
+/** `projects_file:` in the config (default config/projects.yaml); none is fine: the projects page says so. */
+function projectsOf(settings: Record<string, unknown>, configFile: string): Project[] {
+  const given = typeof settings.projects_file === 'string' ? settings.projects_file : null;
+  const candidates = given ? [given, path.resolve(path.dirname(configFile), given)] : ['config/projects.yaml'];
+  const file = candidates.find((f) => existsSync(f));
+  if (!file) {
+    if (given) throw new Error(`projects_file ${given} not found`);
+    return [];
+  }
+  return loadProjects(file);
+}
 
 export function registerStart(program: Command, io: CliIo): void {
   program
@@ -15,7 +31,10 @@ export function registerStart(program: Command, io: CliIo): void {
       const settings = loadSettings(opts.config);
       const db = openDb(settings.store.path);
       const token = settings.web.token;
-      const app = await createWebServer({ db, actionToken: resolveSecret(token) });
+      const queues = queueSource(settings.redis.url, settings.redis.prefix);
+      const app = await createWebServer({
+        db, actionToken: resolveSecret(token), projects: projectsOf(settings as Record<string, unknown>, opts.config), queues,
+      });
       const { host, port } = parseListen(settings.web.listen);
       await app.listen({ host, port });
       io.stderr.write(`patchgate: dashboard at http://${settings.web.listen}/\n`);

@@ -38,11 +38,18 @@ export async function runWorkerProcess(opts: WorkerProcessOptions): Promise<void
     await handle.ready();
     log.info({ queues: opts.queues, worker: handle.workerId, stages: [...registry.keys()] }, 'workers ready');
     await new Promise<void>((resolve) => {
+      let signals = 0;
       const stop = (sig: NodeJS.Signals) => {
-        log.info({ signal: sig }, 'closing workers (running jobs finish first)');
-        process.off('SIGTERM', stop);
-        process.off('SIGINT', stop);
-        resolve();
+        signals++;
+        if (signals === 1) {
+          log.info({ signal: sig }, 'closing workers: running jobs finish first (signal again to abort them)');
+          resolve();
+        } else {
+          log.warn({ signal: sig }, 'aborting running jobs: they return to the queue');
+          process.off('SIGTERM', stop);
+          process.off('SIGINT', stop);
+          void handle?.abort();
+        }
       };
       process.on('SIGTERM', stop);
       process.on('SIGINT', stop);

@@ -26,13 +26,16 @@ interface Pending {
   reject: (e: Error) => void;
 }
 
-function workerUrl(): { url: URL; execArgv: string[] } {
+/**
+ * The thread's entry. From compiled JavaScript it is parse-worker.js; when running from TypeScript sources
+ * (tests, tsx) the thread first registers tsx's loader, then imports parse-worker.ts.
+ */
+function spawnWorker(maxBytes: number | undefined): Worker {
   const self = fileURLToPath(import.meta.url);
-  if (self.endsWith('.ts')) {
-    // running from source (tests, tsx): the thread needs the TypeScript loader too
-    return { url: new URL('./parse-worker.ts', import.meta.url), execArgv: ['--import', 'tsx'] };
-  }
-  return { url: new URL('./parse-worker.js', import.meta.url), execArgv: [] };
+  if (!self.endsWith('.ts')) return new Worker(new URL('./parse-worker.js', import.meta.url), { workerData: { maxBytes } });
+  const target = new URL('./parse-worker.ts', import.meta.url).href;
+  const boot = `(async () => { const { register } = await import('tsx/esm/api'); register(); await import(${JSON.stringify(target)}); })()`;
+  return new Worker(boot, { eval: true, workerData: { maxBytes } });
 }
 
 export async function createParsePool(opts: ParsePoolOptions = {}): Promise<ParsePool> {
@@ -45,9 +48,8 @@ export async function createParsePool(opts: ParsePoolOptions = {}): Promise<Pars
 
   function start(): void {
     if (workers.length > 0 || size === 0) return;
-    const { url, execArgv } = workerUrl();
     for (let i = 0; i < size; i++) {
-      const w = new Worker(url, { workerData: { maxBytes: opts.maxBytes }, execArgv });
+      const w = spawnWorker(opts.maxBytes);
       w.on('message', (msg: { id: number; parsed?: ParsedMessage[]; error?: string }) => {
         const p = pending.get(msg.id);
         if (!p) return;

@@ -6,7 +6,7 @@ import type { Settings, SourceSettings } from '../settings/schema.js';
 import type { Db } from '../store/db.js';
 import type { IngestOptions } from './ingest.js';
 import { durationMs, emptyResult, type PollContext, type PollResult, type SourceDefinition, type SourceType } from './source-kit.js';
-import { recordPoll, type SourceHealth } from './source-health.js';
+import { getSourceHealth, recordPoll, type SourceHealth } from './source-health.js';
 import { githubSource } from './source-github.js';
 import { imapSource } from './source-imap.js';
 import { maildirSource, mboxSource } from './source-mbox.js';
@@ -82,6 +82,12 @@ export async function runSource(opts: RunSourceOptions): Promise<SourceRun> {
     log.info({ read: result.read, inserted: result.inserted, known: result.known, note: result.note, ms: Date.now() - started }, 'poll done');
   } catch (err) {
     error = err as Error;
+    if (opts.signal?.aborted) {
+      // shutting down: an interrupted poll is not a source failure (what it stored is kept, with its cursor)
+      log.info({ err: error.message }, 'poll interrupted by shutdown');
+      const health = getSourceHealth(db, source.name) ?? recordPoll(db, source.name, source.type, { ok: true, inserted: 0 }, quietAfterMs(source)).health;
+      return { result, error, health };
+    }
     log.error({ err: error.message }, 'poll failed');
   }
   const quiet = quietAfterMs(source);

@@ -83,7 +83,8 @@ function tokenizeAddresses(input: string): AddressToken[] {
 }
 
 function cleanName(name: string): string {
-  return normaliseSpace(decodeWords(normaliseSpace(name)));
+  const n = normaliseSpace(name);
+  return n.includes('=?') ? normaliseSpace(decodeWords(n)) : n;
 }
 
 function cleanEmail(email: string): string {

@@ -85,6 +85,7 @@ function walk(buf: Buffer, start: number, end: number, ct: ContentType, alternat
   if (!boundary || boundary.length > 200) throw new Unsupported('no boundary');
   const delims = delimiters(buf, start, end, boundary);
   if (delims.length < 2 || !delims[delims.length - 1][2]) throw new Unsupported('unterminated multipart');
+  if (delims.length > MAX_PARTS + 1) throw new Unsupported('too many parts');
   const alt = alternative || ct.type === 'multipart/alternative';
   for (let d = 0; d + 1 < delims.length; d++) {
     const partStart = delims[d][1];

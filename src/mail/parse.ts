@@ -2,9 +2,11 @@
 // `rejected` with a reason, with every field that could be read. Pure: no I/O.
 //
 // Two ways to the text of a message, giving the same ParsedMessage:
-//  - the fast path, for single-part messages: headers and body decoded here (libmime for encoded
-//    words and format=flowed, libqp / base64 / iconv-lite for the body);
-//  - mailparser's simpleParser, for multipart messages and anything else (attachments).
+//  - the fast path: single-part messages and the common multipart shapes (mixed / alternative /
+//    signed, see multipart.ts) decoded here (libmime for encoded words and format=flowed,
+//    libqp / base64 / iconv-lite for bodies);
+//  - mailparser's simpleParser for anything else (embedded messages, encrypted mail, broken
+//    structure). test/unit/mail/engines.test.ts holds the two to the same result.
 // Headers are always read by the code here, so that raw 8-bit headers decode the same way.
 import { createHash } from 'node:crypto';
 import { Buffer } from 'node:buffer';
@@ -49,9 +51,9 @@ export interface ParseOptions {
   /** larger messages are rejected without a full parse; default 20 MiB */
   maxBytes?: number;
   /**
-   * Which body decoder to use: `auto` (fast path for single-part mail, mailparser for the rest),
-   * or force one (for tests that compare the two). `fast` still hands mail it cannot read (signed,
-   * embedded messages, binary attachments ...) to mailparser.
+   * Which body decoder to use: `auto`/`fast` (the fast path, mailparser for what it cannot read:
+   * embedded messages, encrypted mail, broken structure) or `mailparser` for everything (for the
+   * tests that compare the two).
    */
   engine?: 'auto' | 'fast' | 'mailparser';
 }

@@ -14,6 +14,7 @@ import { renderAm } from '../series/am.js';
 import type { Series } from '../series/types.js';
 import type { Settings } from '../settings/schema.js';
 import type { Db } from '../store/db.js';
+import { treeOverride } from '../report/commands.js';
 import { applySeries, applyToFirstCandidate, resultBranch, type ApplySeriesResult } from '../trees/apply.js';
 import { checkoutPath, withCheckout } from '../trees/checkout.js';
 import { loadTrees, parseTrees, type TreeConfig, type TreesFile } from '../trees/config.js';
@@ -103,7 +104,8 @@ export async function applyStage(ctx: StageContext): Promise<StageOutcome> {
   if (trees.trees.length === 0) return empty('skipped', 'no trees configured');
 
   const probe = fetchingProbe(paths.mirrors, paths.maxAgeMs, signal);
-  const selection = await selectTree(selectionInputFromSeries(series, messages), trees, probe);
+  // a maintainer's `patchgate: tree X` (src/report/commands.ts) decides alone
+  const selection = await selectTree({ ...selectionInputFromSeries(series, messages), override: treeOverride(db, series.id) }, trees, probe);
   ctx.log.info({ tree: selection.name, reason: selection.reason, candidates: selection.candidates.map((c) => c.name) }, 'tree selected');
   if (!selection.name) return empty('skipped', selection.reason);
 

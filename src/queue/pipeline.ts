@@ -88,8 +88,13 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
       if (!run || run.state === 'cancelled') queueRun(db, seriesId, version, last);
       return 'exists';
     }
-    // the store does not know this flow's verdict: whatever finished flow Redis still holds is stale
-    if (rootState === 'completed' || rootState === 'failed') await queues[last].remove(rootId, { removeChildren: true });
+    if (rootState === 'completed' || rootState === 'failed') {
+      // the last stage writes the verdict to the store before bullmq marks its job finished: read again
+      const now = getRun(db, seriesId, version);
+      if (now?.state === 'done' && (ORDER.get((now.last_stage ?? 'report') as Stage) ?? 3) >= ORDER.get(last)!) return 'done';
+      // the store does not know this flow's verdict: whatever finished flow Redis still holds is stale
+      await queues[last].remove(rootId, { removeChildren: true });
+    }
     for (const stage of stages) {
       const id = jobId(stage, seriesId, version);
       if ((await queues[stage].getJobState(id)) === 'failed') await queues[stage].remove(id, { removeChildren: true });

@@ -37,6 +37,8 @@ export interface WorkerHandle {
   ready(): Promise<void>;
   /** Graceful: stops taking jobs, waits for the running ones, closes connections. */
   close(): Promise<void>;
+  /** Aborts the running jobs (their AbortSignal fires; they go back to the queue for another worker) and closes. */
+  abort(reason?: string): Promise<void>;
 }
 
 class CancelledError extends Error {
@@ -219,19 +221,25 @@ export async function startWorkers(opts: StartWorkersOptions): Promise<WorkerHan
   });
 
   let closing: Promise<void> | null = null;
+  function close(): Promise<void> {
+    closing ??= (async () => {
+      await Promise.all([...workers.values()].map((w) => w.close()));
+      await subscriber.quit().catch(() => subscriber.disconnect());
+      await redis.quit().catch(() => redis.disconnect());
+    })();
+    return closing;
+  }
   return {
     workerId,
     workers,
     async ready() {
       await Promise.all([...workers.values()].map((w) => w.waitUntilReady()));
     },
-    close() {
-      closing ??= (async () => {
-        await Promise.all([...workers.values()].map((w) => w.close()));
-        await subscriber.quit().catch(() => subscriber.disconnect());
-        await redis.quit().catch(() => redis.disconnect());
-      })();
-      return closing;
+    close,
+    async abort(reason = 'worker shutting down') {
+      // the processors stop at once; their jobs fail this attempt and are retried by another worker
+      for (const w of workers.values()) w.cancelAllJobs(reason);
+      await close();
     },
   };
 }

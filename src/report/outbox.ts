@@ -83,8 +83,9 @@ export function queueReport(db: Db, ctx: ReportContext, settings: Settings, opts
   const own = parseAddress(settings.smtp.from).email;
   // IMMEDIATE: the rate-limit counts and the insert are one serialised step across processes
   return db.transaction((): QueueResult => {
+    // (rows without a verdict are answers to commands by mail, src/report/commands.ts)
     const previousVerdict = db.prepare(`SELECT verdict FROM outbox WHERE series_id = ? AND version = ? AND channel = 'mail'
-        AND state != 'skipped' ORDER BY id DESC LIMIT 1`).pluck().get(ctx.series.id, ctx.series.version) as string | undefined;
+        AND state != 'skipped' AND verdict IS NOT NULL ORDER BY id DESC LIMIT 1`).pluck().get(ctx.series.id, ctx.series.version) as string | undefined;
     const policy = effectivePolicy(settings.reply, list);
     const since = windowStart(now, policy.rate_limit.window_minutes);
     const counted = `channel = 'mail' AND state NOT IN ('skipped', 'failed') AND created_at >= ?`;
@@ -124,7 +125,7 @@ export function queueReport(db: Db, ctx: ReportContext, settings: Settings, opts
 /** `patchgate run`'s `reply` field: the newest mail row of a revision that is, or was to be, sent. */
 export function replySummary(db: Db, seriesId: string, version: number): { msgid: string; to: string[]; sent: boolean } | null {
   const row = db.prepare(`SELECT message_id, recipients, state FROM outbox WHERE series_id = ? AND version = ? AND channel = 'mail'
-      AND state != 'skipped' ORDER BY id DESC LIMIT 1`).get(seriesId, version) as { message_id: string; recipients: string; state: string } | undefined;
+      AND state != 'skipped' AND verdict IS NOT NULL ORDER BY id DESC LIMIT 1`).get(seriesId, version) as { message_id: string; recipients: string; state: string } | undefined;
   if (!row) return null;
   return { msgid: row.message_id, to: JSON.parse(row.recipients) as string[], sent: row.state === 'sent' };
 }

@@ -109,25 +109,52 @@ export function queuePatchworkChecks(db: Db, ctx: ReportContext, opts: { dryRun:
   return queued;
 }
 
-/** Posts the pending patchwork rows. A patch patchwork does not know is `skipped`; 4xx answers are `failed`. */
-export async function sendPatchworkOutbox(db: Db, target: PatchworkTarget, opts: { retries?: number; delayMs?: number } = {}):
+/**
+ * Where a patch's checks go: the patchwork source ingest recorded it from (patchwork_patches), with its
+ * patch id; for a patch no patchwork source delivered (the series came by mail), the first source with a
+ * token whose instance knows the msgid. A source is matched by name (a target without a name matches any).
+ */
+export async function routeCheck(db: Db, targets: PatchworkTarget[], msgid: string):
+  Promise<{ target: PatchworkTarget; patchId: number } | { skip: string }> {
+  const known = db.prepare('SELECT source, patch_id FROM patchwork_patches WHERE msgid = ? ORDER BY patch_id DESC')
+    .all(msgid) as { source: string; patch_id: number }[];
+  if (known.length > 0) {
+    for (const k of known) {
+      const target = targets.find((t) => t.source === undefined || t.source === k.source);
+      if (target) return { target, patchId: k.patch_id };
+    }
+    return { skip: `${msgid} came from patchwork source ${[...new Set(known.map((k) => k.source))].join(', ')}, which has no token configured` };
+  }
+  for (const target of targets) {
+    const patchId = await findPatchId(null, target, msgid);
+    if (patchId !== null) return { target, patchId };
+  }
+  return { skip: `patchwork does not know ${msgid}` };
+}
+
+/**
+ * Posts the pending patchwork rows, each to the patchwork source its patch came from (routeCheck). A patch
+ * no source knows is `skipped`; 4xx answers are `failed`.
+ */
+export async function sendPatchworkOutbox(db: Db, targets: PatchworkTarget | PatchworkTarget[], opts: { retries?: number; delayMs?: number } = {}):
   Promise<{ sent: number; failed: number; skipped: number }> {
+  const list = Array.isArray(targets) ? targets : [targets];
   const rows = db.prepare(`SELECT id, payload FROM outbox WHERE channel = 'patchwork' AND state = 'pending' ORDER BY id`).all() as { id: number; payload: string }[];
   const done = db.prepare(`UPDATE outbox SET state = ?, result = ?, attempts = attempts + 1, sent_at = ? WHERE id = ?`);
   const summary = { sent: 0, failed: 0, skipped: 0 };
-  const ids = new Map<string, number | null>();
+  const routes = new Map<string, Awaited<ReturnType<typeof routeCheck>>>();
   for (const row of rows) {
     const check = JSON.parse(row.payload) as PatchworkCheck;
     try {
-      if (!ids.has(check.msgid)) ids.set(check.msgid, await findPatchId(db, target, check.msgid));
-      const patchId = ids.get(check.msgid) ?? null;
-      if (patchId === null) {
-        done.run('skipped', JSON.stringify({ reason: `patchwork does not know ${check.msgid}` }), null, row.id);
+      if (!routes.has(check.msgid)) routes.set(check.msgid, await routeCheck(db, list, check.msgid));
+      const route = routes.get(check.msgid)!;
+      if ('skip' in route) {
+        done.run('skipped', JSON.stringify({ reason: route.skip }), null, row.id);
         summary.skipped++;
         continue;
       }
-      const posted = await postCheck(target, patchId, check, opts);
-      done.run('sent', JSON.stringify({ patch: patchId, check: posted }), new Date().toISOString(), row.id);
+      const posted = await postCheck(route.target, route.patchId, check, opts);
+      done.run('sent', JSON.stringify({ source: route.target.source ?? null, patch: route.patchId, check: posted }), new Date().toISOString(), row.id);
       summary.sent++;
     } catch (err) {
       const e = err as Error & { status?: number | null; body?: string };

@@ -9,27 +9,39 @@ import { resolveSecret } from '../settings/load.js';
 import type { Settings } from '../settings/schema.js';
 import type { Db } from '../store/db.js';
 import { createMailTransport, hasDueMail, replySummary, sendOutbox, type SendSummary } from './outbox.js';
+import { defaultInstallationClients, hasPendingGithub, sendGithubOutbox, type GithubSendSummary, type InstallationClients } from './github-stage.js';
 import { sendPatchworkOutbox, type PatchworkTarget } from './patchwork.js';
 import { recordVerdict } from './verdict.js';
 
-/** The patchwork source checks are posted to: the first one with a token. */
-export function patchworkTarget(settings: Settings, env: NodeJS.ProcessEnv = process.env): PatchworkTarget | null {
+/** The patchwork sources checks can be posted to: those with a token, in configuration order. */
+export function patchworkTargets(settings: Settings, env: NodeJS.ProcessEnv = process.env): PatchworkTarget[] {
+  const out: PatchworkTarget[] = [];
   for (const s of settings.sources) {
     if (s.type !== 'patchwork' || !s.token) continue;
     const token = resolveSecret(s.token, env);
-    if (token) return { apiUrl: s.url, project: s.project, token, source: s.name };
+    if (token) out.push({ apiUrl: s.url, project: s.project, token, source: s.name });
   }
-  return null;
+  return out;
+}
+
+/** The first patchwork source with a token (kept for callers of the single-target form). */
+export function patchworkTarget(settings: Settings, env: NodeJS.ProcessEnv = process.env): PatchworkTarget | null {
+  return patchworkTargets(settings, env)[0] ?? null;
 }
 
 export interface DeliverySummary {
   mail: SendSummary | null;
   patchwork: { sent: number; failed: number; skipped: number } | null;
+  github: GithubSendSummary | null;
 }
 
-/** One delivery pass over the outbox: mail that is due, then patchwork checks. Never throws. */
-export async function deliverOutbox(db: Db, settings: Settings, log: Logger = logger): Promise<DeliverySummary> {
-  const out: DeliverySummary = { mail: null, patchwork: null };
+/**
+ * One delivery pass over the outbox: mail that is due, then patchwork checks, then GitHub comments and check
+ * runs (through the app installation: `opts.github`, else built from `github:`). Never throws.
+ */
+export async function deliverOutbox(db: Db, settings: Settings, log: Logger = logger,
+  opts: { github?: InstallationClients | null } = {}): Promise<DeliverySummary> {
+  const out: DeliverySummary = { mail: null, patchwork: null, github: null };
   if (hasDueMail(db)) {
     try {
       const transport = createMailTransport(settings);
@@ -43,10 +55,20 @@ export async function deliverOutbox(db: Db, settings: Settings, log: Logger = lo
     }
   }
   try {
-    const target = patchworkTarget(settings);
-    if (target) out.patchwork = await sendPatchworkOutbox(db, target);
+    // each check goes to the patchwork source its patch came from (routeCheck)
+    const targets = patchworkTargets(settings);
+    if (targets.length > 0) out.patchwork = await sendPatchworkOutbox(db, targets);
   } catch (err) {
     log.error({ err: (err as Error).message }, 'patchwork delivery pass failed');
+  }
+  try {
+    if (hasPendingGithub(db)) {
+      const clients = opts.github === undefined ? defaultInstallationClients(settings) : opts.github;
+      if (clients) out.github = await sendGithubOutbox(db, clients, { log });
+      else log.warn('GitHub reports are pending but github.app_id / github.private_key are not configured');
+    }
+  } catch (err) {
+    log.error({ err: (err as Error).message }, 'GitHub delivery pass failed');
   }
   return out;
 }
@@ -65,7 +87,7 @@ export async function reportStage(ctx: StageContext): Promise<StageOutcome> {
   return {
     status: result.verdict === 'skipped' ? 'skipped' : 'success',
     summary,
-    data: { reply, verdict: result.verdict, reason: result.context.reason, decision, patchwork_checks: result.patchworkChecks },
+    data: { reply, verdict: result.verdict, reason: result.context.reason, decision, patchwork_checks: result.patchworkChecks, github_reports: result.githubReports },
   };
 }
 

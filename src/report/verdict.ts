@@ -1,9 +1,10 @@
 // The pipeline's single call at the end of a series revision: the verdict and its reports are stored in
-// one transaction (runs.verdict, the mail reply and the patchwork checks).
+// one transaction (runs.verdict, the mail reply, the patchwork checks and the GitHub reports).
 import type { Settings } from '../settings/schema.js';
 import type { Db } from '../store/db.js';
 import { loadReportContext, type ReportContext } from './context.js';
 import { queueReport, type QueueResult } from './outbox.js';
+import { queueGithubReport } from './github-stage.js';
 import { queuePatchworkChecks } from './patchwork.js';
 import type { Status } from './status.js';
 
@@ -12,6 +13,8 @@ export interface VerdictResult {
   context: ReportContext;
   mail: QueueResult;
   patchworkChecks: number;
+  /** GitHub reports queued (one per pull request the series came from) */
+  githubReports: number;
 }
 
 /**
@@ -30,6 +33,7 @@ export function recordVerdict(db: Db, seriesId: string, version: number, setting
     const patchworkChecks = pwSources.length > 0 && ctx.verdict !== 'pending'
       ? queuePatchworkChecks(db, ctx, { dryRun: settings.reply.mode !== 'send' })
       : 0;
-    return { verdict: ctx.verdict, context: ctx, mail, patchworkChecks };
+    const githubReports = queueGithubReport(db, ctx, { dryRun: settings.reply.mode !== 'send' });
+    return { verdict: ctx.verdict, context: ctx, mail, patchworkChecks, githubReports };
   })();
 }

@@ -256,7 +256,23 @@ export function assembleSeries(messages: ParsedMessage[], opts: AssembleOptions)
     return (da === db ? 0 : da - db) || a.firstArrival - b.firstArrival || a.d.seq - b.d.seq;
   });
 
-  const entries: MessageEntry[] = msgs.map((m, i) => ({ msgid: m.msgid, kind: cls.kinds[i]!, reason: cls.reasons[i] ?? null }));
+  // Every input message is accounted for, in arrival order: a second, different copy of a Message-ID already
+  // seen (lore has a few: the same mail relayed twice with other headers) is listed as `other` with the reason.
+  const entries: MessageEntry[] = [];
+  const listed = new Set<number>();
+  const seenCopies = new Set<string>();
+  for (const m of messages) {
+    const i = index.get(m.msgid)!;
+    if (msgs[i] === m && !listed.has(i)) {
+      listed.add(i);
+      seenCopies.add(`${m.msgid}\n${m.hash}`);
+      entries.push({ msgid: m.msgid, kind: cls.kinds[i]!, reason: cls.reasons[i] ?? null });
+    } else if (!seenCopies.has(`${m.msgid}\n${m.hash}`)) {
+      // the very same bytes again are the same message: nothing more to account for
+      seenCopies.add(`${m.msgid}\n${m.hash}`);
+      entries.push({ msgid: m.msgid, kind: 'other', reason: `duplicate Message-ID: another copy (sha256 ${msgs[i]!.hash.slice(0, 12)}) arrived first; this one (sha256 ${m.hash.slice(0, 12)}) is kept in the store but not used` });
+    }
+  }
   for (const i of commentIdx) {
     const t = target.get(i) ?? null;
     const d = commentDraft.get(i) ?? null;

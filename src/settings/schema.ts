@@ -63,6 +63,22 @@ export const replySchema = z.object({
 }).passthrough().prefault({});
 export type ReplySettings = z.infer<typeof replySchema>;
 
+/**
+ * Commands by mail (`patchgate: retest` on a line of its own in a reply to a series): who may give them.
+ * `maintainers` may command any series; `trees.<name>` only series on that tree (src/report/commands.ts).
+ */
+export const commandsSchema = z.object({
+  enabled: z.boolean().default(true),
+  maintainers: z.array(z.string()).default([]),
+  trees: z.record(z.string(), z.array(z.string())).default({}),
+  /** refuse a command whose Return-Path / Sender / Authentication-Results contradict From */
+  verify_sender: z.boolean().default(true),
+  /** the same commands as pull request comments: GitHub logins allowed, and the author associations allowed */
+  github_users: z.array(z.string()).default([]),
+  github_associations: z.array(z.string()).default(['OWNER', 'MEMBER', 'COLLABORATOR']),
+}).prefault({});
+export type CommandsSettings = z.infer<typeof commandsSchema>;
+
 export const settingsSchema = z.object({
   store: z.object({ path: z.string().default('var/patchgate.sqlite') }).default({ path: 'var/patchgate.sqlite' }),
   redis: z.object({ url: z.string().default('redis://127.0.0.1:6379'), prefix: z.string().default('patchgate') })
@@ -73,6 +89,7 @@ export const settingsSchema = z.object({
   smtp: z.object({ url: z.string().default('smtp://127.0.0.1:2525'), from: z.string().default('patchgate <patchgate@localhost>') })
     .default({ url: 'smtp://127.0.0.1:2525', from: 'patchgate <patchgate@localhost>' }),
   reply: replySchema,
+  commands: commandsSchema,
   web: z.object({ listen: z.string().default('127.0.0.1:8080'), token: secret.optional() }).default({ listen: '127.0.0.1:8080' }),
   github: z.object({
     app_id: z.union([z.number(), z.string()]).optional(),

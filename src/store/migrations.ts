@@ -163,4 +163,144 @@ export const migrations: { id: number; name: string; sql: string }[] = [
       CREATE INDEX outbox_series ON outbox (series_id, version, channel);
     `,
   },
+  {
+    id: 6,
+    name: 'dashboard: queue state per series kept by triggers, indexes for the queue and live updates',
+    sql: `
+      -- The queue's derived row per series (state, list, trailer counts), kept current by the triggers below
+      -- whoever writes series, runs or outcomes; the dashboard filters, sorts and pages on it in SQL. (DELETE then
+      -- INSERT, not INSERT OR REPLACE: an upsert that fires a trigger imposes its own conflict policy on the trigger.)
+      CREATE INDEX series_first_date ON series (first_date, id);
+      CREATE INDEX series_name ON series (name COLLATE NOCASE, first_date, id);
+      CREATE INDEX series_submitter ON series (submitter COLLATE NOCASE);
+      CREATE INDEX series_search ON series (name, submitter, id);   -- LIKE searches scan this, not the documents
+      CREATE INDEX series_updated ON series (updated_at);
+      CREATE INDEX series_previous ON series (json_extract(doc, '$.previous'));
+      CREATE INDEX runs_tree ON runs (tree);
+      CREATE INDEX runs_updated ON runs (updated_at);
+      CREATE INDEX outcomes_updated ON outcomes (updated_at);
+      CREATE INDEX outcomes_stage ON outcomes (stage, updated_at);
+      CREATE TABLE series_queue (
+        series_id   TEXT PRIMARY KEY,
+        state       TEXT NOT NULL,     -- new | incomplete | queued | applied | building | testing | passed | needs-ack | failed | superseded
+        list        TEXT,              -- List-Id of the cover letter (else patch 1), else the configured source it came from
+        patches     INTEGER NOT NULL,
+        acks        INTEGER NOT NULL,  -- Acked-by trailers, all patches
+        reviews     INTEGER NOT NULL,  -- Reviewed-by trailers, all patches
+        acked_patches INTEGER NOT NULL, -- patches with at least one Acked-by or Reviewed-by
+        first_date  TEXT
+      );
+      CREATE INDEX series_queue_state ON series_queue (state, first_date, series_id);
+      CREATE INDEX series_queue_list ON series_queue (list, first_date, series_id);
+      CREATE INDEX series_queue_date ON series_queue (first_date, series_id);
+      CREATE VIEW series_queue_v AS
+        SELECT s.id AS series_id,
+          CASE
+            WHEN EXISTS (SELECT 1 FROM series n WHERE json_extract(n.doc, '$.previous') = s.id || '') THEN 'superseded'  -- || '': no affinity, so the index applies
+            WHEN s.received_all = 0 THEN 'incomplete'
+            WHEN r.state IS NULL OR r.state = 'cancelled' THEN 'new'
+            WHEN r.state = 'queued' THEN 'queued'
+            WHEN r.state = 'running' THEN CASE
+              WHEN EXISTS (SELECT 1 FROM outcomes o WHERE o.series_id = s.id AND o.version = s.version AND o.stage = 'build') THEN 'testing'
+              WHEN EXISTS (SELECT 1 FROM outcomes o WHERE o.series_id = s.id AND o.version = s.version AND o.stage = 'apply'
+                           AND o.status IN ('success', 'warning')) THEN 'building'
+              ELSE 'queued' END
+            WHEN r.verdict IN ('failure', 'conflict') THEN 'failed'
+            WHEN r.verdict IN ('success', 'warning') THEN CASE
+              WHEN r.last_stage = 'apply' THEN 'applied'
+              WHEN EXISTS (SELECT 1 FROM json_each(s.doc, '$.patches') p WHERE NOT EXISTS (SELECT 1 FROM json_each(p.value, '$.trailers') tr
+                           WHERE lower(json_extract(tr.value, '$.name')) IN ('acked-by', 'reviewed-by'))) THEN 'needs-ack'
+              ELSE 'passed' END
+            ELSE 'new'
+          END AS state,
+          (SELECT coalesce(json_extract(m.parsed, '$.listId'), CASE WHEN m.source GLOB '*[/#]*' THEN NULL ELSE m.source END) FROM messages m
+            WHERE m.msgid = coalesce(json_extract(s.doc, '$.cover'), json_extract(s.doc, '$.patches[0].msgid'))
+            ORDER BY m.seq LIMIT 1) AS list,
+          (SELECT count(*) FROM json_each(s.doc, '$.patches')) AS patches,
+          (SELECT count(*) FROM json_each(s.doc, '$.patches') p, json_each(p.value, '$.trailers') tr
+            WHERE lower(json_extract(tr.value, '$.name')) = 'acked-by') AS acks,
+          (SELECT count(*) FROM json_each(s.doc, '$.patches') p, json_each(p.value, '$.trailers') tr
+            WHERE lower(json_extract(tr.value, '$.name')) = 'reviewed-by') AS reviews,
+          (SELECT count(*) FROM json_each(s.doc, '$.patches') p WHERE EXISTS (SELECT 1 FROM json_each(p.value, '$.trailers') tr
+            WHERE lower(json_extract(tr.value, '$.name')) IN ('acked-by', 'reviewed-by'))) AS acked_patches,
+          s.first_date
+        FROM series s
+        LEFT JOIN runs r ON r.series_id = s.id AND r.version = s.version;
+      -- DELETE + INSERT, not INSERT OR REPLACE: a trigger fired by an UPSERT (queueRun, saveOutcome,
+      -- saveSeriesDocument) takes the outer statement's conflict policy, and REPLACE would abort there.
+      CREATE TRIGGER series_queue_series_ins AFTER INSERT ON series BEGIN
+        DELETE FROM series_queue WHERE series_id = NEW.id;
+        INSERT INTO series_queue SELECT * FROM series_queue_v WHERE series_id = NEW.id;
+        DELETE FROM series_queue WHERE series_id = json_extract(NEW.doc, '$.previous');
+        INSERT INTO series_queue SELECT * FROM series_queue_v WHERE series_id = json_extract(NEW.doc, '$.previous');
+      END;
+      CREATE TRIGGER series_queue_series_upd AFTER UPDATE ON series BEGIN
+        DELETE FROM series_queue WHERE series_id = NEW.id;
+        INSERT INTO series_queue SELECT * FROM series_queue_v WHERE series_id = NEW.id;
+        DELETE FROM series_queue WHERE series_id = json_extract(NEW.doc, '$.previous');
+        INSERT INTO series_queue SELECT * FROM series_queue_v WHERE series_id = json_extract(NEW.doc, '$.previous');
+        DELETE FROM series_queue WHERE series_id = json_extract(OLD.doc, '$.previous');
+        INSERT INTO series_queue SELECT * FROM series_queue_v WHERE series_id = json_extract(OLD.doc, '$.previous');
+      END;
+      CREATE TRIGGER series_queue_series_del AFTER DELETE ON series BEGIN
+        DELETE FROM series_queue WHERE series_id = OLD.id;
+        DELETE FROM series_queue WHERE series_id = json_extract(OLD.doc, '$.previous');
+        INSERT INTO series_queue SELECT * FROM series_queue_v WHERE series_id = json_extract(OLD.doc, '$.previous');
+      END;
+      CREATE TRIGGER series_queue_runs_ins AFTER INSERT ON runs BEGIN
+        DELETE FROM series_queue WHERE series_id = NEW.series_id;
+        INSERT INTO series_queue SELECT * FROM series_queue_v WHERE series_id = NEW.series_id;
+      END;
+      CREATE TRIGGER series_queue_runs_upd AFTER UPDATE ON runs BEGIN
+        DELETE FROM series_queue WHERE series_id = NEW.series_id;
+        INSERT INTO series_queue SELECT * FROM series_queue_v WHERE series_id = NEW.series_id;
+      END;
+      CREATE TRIGGER series_queue_runs_del AFTER DELETE ON runs BEGIN
+        DELETE FROM series_queue WHERE series_id = OLD.series_id;
+        INSERT INTO series_queue SELECT * FROM series_queue_v WHERE series_id = OLD.series_id;
+      END;
+      CREATE TRIGGER series_queue_outcomes_ins AFTER INSERT ON outcomes WHEN NEW.stage IN ('apply', 'build') BEGIN
+        DELETE FROM series_queue WHERE series_id = NEW.series_id;
+        INSERT INTO series_queue SELECT * FROM series_queue_v WHERE series_id = NEW.series_id;
+      END;
+      CREATE TRIGGER series_queue_outcomes_upd AFTER UPDATE ON outcomes WHEN NEW.stage IN ('apply', 'build') BEGIN
+        DELETE FROM series_queue WHERE series_id = NEW.series_id;
+        INSERT INTO series_queue SELECT * FROM series_queue_v WHERE series_id = NEW.series_id;
+      END;
+      CREATE TRIGGER series_queue_outcomes_del AFTER DELETE ON outcomes WHEN OLD.stage IN ('apply', 'build') BEGIN
+        DELETE FROM series_queue WHERE series_id = OLD.series_id;
+        INSERT INTO series_queue SELECT * FROM series_queue_v WHERE series_id = OLD.series_id;
+      END;
+      INSERT INTO series_queue SELECT * FROM series_queue_v;
+    `,
+  },
+  {
+    id: 7,
+    name: 'commands by mail: each command line, acknowledged or refused, and the overrides they set',
+    sql: `
+      CREATE TABLE commands (
+        msgid       TEXT NOT NULL,                     -- the reply that carried the command
+        line        INTEGER NOT NULL,                  -- its line number in the body (1-based)
+        series_id   TEXT,
+        version     INTEGER,
+        sender      TEXT NOT NULL,                     -- lower-case From address
+        command     TEXT NOT NULL,                     -- retest | tree | skip | superseded | ... (as written)
+        argument    TEXT,
+        state       TEXT NOT NULL,                     -- accepted | refused
+        reason      TEXT NOT NULL,                     -- the acknowledgement or why it was refused
+        created_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+        PRIMARY KEY (msgid, line)
+      );
+      CREATE INDEX commands_series ON commands (series_id, version);
+      CREATE TABLE series_overrides (
+        series_id   TEXT NOT NULL,
+        key         TEXT NOT NULL,                     -- tree | skip:<gate> | superseded
+        value       TEXT NOT NULL,
+        msgid       TEXT NOT NULL,                     -- the command's message
+        sender      TEXT NOT NULL,
+        created_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+        PRIMARY KEY (series_id, key)
+      );
+    `,
+  },
 ];

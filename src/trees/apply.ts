@@ -184,7 +184,8 @@ export function describeConflict(output: string, mbox: string): Conflict {
       push(m[1]);
       notes.push(line);
       hunk ??= findHunk(mbox, m[1], Number(m[2]));
-    } else if ((m = /^CONFLICT \([^)]*\): .*?(?:Merge conflict in|in) (\S+)/.exec(line))) {
+    } else if ((m = /^CONFLICT \([^)]*\): (?:Merge conflict in )?(\S+)/.exec(line))) {
+      // `Merge conflict in F`, or `F deleted in HEAD and modified in ...` (modify/delete)
       push(m[1]);
       notes.push(line);
     } else if ((m = /^error: (.+): (does not exist in index|already exists in (?:index|working directory)|does not match index|No such file or directory)$/.exec(line))) {

@@ -14,3 +14,5 @@ export type { ApplyOutcome, ApplySeriesOptions, ApplySeriesResult, PatchApplyRes
 export { ensureResultsRepo, listResultBranches } from './results.js';
 export type { ResultsRepoOptions } from './results.js';
 export { PatchApplyError, GitCommandError, CheckoutError, LockTimeoutError, redactUrl } from './errors.js';
+export { applyOnTree, selectAndApply } from './apply-on-tree.js';
+export type { ApplyOnTreeOptions, SelectAndApplyOptions, SelectAndApplyResult, TreeDirs } from './apply-on-tree.js';

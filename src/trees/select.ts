@@ -6,7 +6,7 @@ import type { Series } from '../series/types.js';
 import type { TreeConfig, TreesFile } from './config.js';
 import { filePatternMatches, matchSections, type MaintainersSection } from './maintainers.js';
 
-export type SelectionSignal = 'token' | 'base-commit' | 'fixes' | 'paths' | 'list';
+export type SelectionSignal = 'override' | 'token' | 'base-commit' | 'fixes' | 'paths' | 'list';
 
 export interface SelectionInput {
   /** subject prefix tokens, lower-case, not PATCH/RFC/vN/N/M (SubjectInfo.tags, Series.tags) */
@@ -21,6 +21,8 @@ export interface SelectionInput {
   listIds: string[];
   to: string[];
   cc: string[];
+  /** a maintainer's choice (`patchgate: tree X`, src/report/commands.ts treeOverride): decides alone */
+  override?: { tree: string; reason: string } | null;
 }
 
 export interface TreeCandidate {
@@ -284,6 +286,14 @@ export async function selectTree(
   const trees = Array.isArray(config) ? config : config.trees;
   const elsewhere = Array.isArray(config) ? [] : config.elsewhere;
   const notes: string[] = [];
+
+  if (input.override) {
+    if (trees.some((t) => t.name === input.override!.tree)) {
+      const c: TreeCandidate = { name: input.override.tree, signal: 'override', reason: input.override.reason };
+      return { name: c.name, reason: c.reason, candidates: [c], marked: true, notes };
+    }
+    notes.push(`override names ${input.override.tree}, which is not a configured tree`);
+  }
 
   const marked: TreeCandidate[] = [];
   let foreign: string | null = null;

@@ -1,4 +1,5 @@
-// Tiny HTML helpers: every interpolated value is escaped; pages work without JavaScript.
+// Tiny HTML helpers: every interpolated value is escaped; pages work without JavaScript (the one script
+// only refreshes the parts marked data-live when the store changes, via /api/events).
 
 const ESC: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
@@ -15,27 +16,59 @@ export function href(path: string, params: Record<string, string | number | unde
   return q ? `${path}?${q}` : path;
 }
 
-export function page(title: string, body: string): string {
+export function seriesHref(id: string): string {
+  return `/series/${encodeURIComponent(id)}`;
+}
+
+const LIVE_SCRIPT = `<script>
+(function () {
+  if (!window.EventSource || !window.fetch || !window.DOMParser) return;
+  var seen = null, busy = false;
+  var es = new EventSource('/api/events');
+  es.addEventListener('version', function (e) {
+    if (seen === null) { seen = e.data; return; }
+    if (e.data === seen || busy) return;
+    seen = e.data; busy = true;
+    fetch(location.href, { headers: { accept: 'text/html' } }).then(function (r) { return r.text(); }).then(function (html) {
+      var doc = new DOMParser().parseFromString(html, 'text/html');
+      document.querySelectorAll('[data-live]').forEach(function (el) {
+        var fresh = doc.getElementById(el.id);
+        if (fresh) el.replaceWith(document.importNode(fresh, true));
+      });
+      var s = document.getElementById('live-status');
+      if (s) s.textContent = 'updated ' + new Date().toLocaleTimeString();
+    }).finally(function () { busy = false; });
+  });
+})();
+</script>`;
+
+export function page(title: string, body: string, opts: { live?: boolean } = {}): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${esc(title)} · patchgate</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<style>
-body{font:14px/1.4 system-ui,sans-serif;margin:0 1.5em 2em;color:#222}
-header{display:flex;gap:1.5em;align-items:baseline;border-bottom:1px solid #ccc;margin-bottom:1em}
-header a{color:#225}
-table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.25em .5em;border-bottom:1px solid #eee;vertical-align:top}
-th{background:#f4f4f4}.st{font-family:monospace;padding:0 .3em;border-radius:3px}
-.st-success,.st-passed{background:#d7f5d7}.st-warning{background:#fff1c2}.st-failure,.st-failed,.st-conflict{background:#f8d0d0}
-.st-skipped,.st-superseded,.st-incomplete{background:#eee;color:#666}.st-pending,.st-queued,.st-testing,.st-new{background:#dde8ff}
-form.filters{display:flex;gap:.5em;margin:.5em 0 1em}pre{background:#f7f7f7;padding:.5em;overflow:auto;max-height:30em}
-.muted{color:#777}
-</style></head><body>
-<header><h1><a href="/">patchgate</a></h1><a href="/">queue</a><a href="/outbox">outbox</a><a href="/api/series">api</a><a href="/metrics">metrics</a></header>
+<link rel="stylesheet" href="/static/dashboard.css">
+</head><body>
+<header><h1><a href="/">patchgate</a></h1><nav><a href="/">queue</a><a href="/projects">projects</a><a href="/workers">workers</a><a href="/outbox">outbox</a><a href="/api/series?limit=100">api</a><a href="/metrics">metrics</a></nav>
+<span id="live-status" class="muted"></span></header>
+<main>
 ${body}
+</main>
+${opts.live === false ? '' : LIVE_SCRIPT}
 </body></html>`;
 }
 
 export function status(s: string | null | undefined): string {
   const v = s ?? 'pending';
   return `<span class="st st-${esc(v)}">${esc(v)}</span>`;
+}
+
+const ICON: Record<string, string> = {
+  success: '✓', warning: '!', failure: '✗', conflict: '✗', pending: '…', skipped: '–',
+  applied: '✓', 'applied-3way': '✓', 'already-applied': '=',
+};
+
+/** A verdict icon: the symbol for the eye, the word in title and data attributes for tools and tests. */
+export function icon(stage: string, s: string | null | undefined, extra = ''): string {
+  if (!s) return `<span class="ic ic-none" data-stage="${esc(stage)}" data-status="" title="${esc(stage)}: not run">·</span>`;
+  return `<span class="ic st-${esc(s)}" data-stage="${esc(stage)}" data-status="${esc(s)}" title="${esc(stage)}: ${esc(s)}${extra ? ` (${esc(extra)})` : ''}">${ICON[s] ?? '?'}</span>`;
 }

@@ -1,56 +1,221 @@
 // Server-rendered pages of the maintainer dashboard.
 import type { Series } from '../series/types.js';
-import { esc, href, page, status } from './html.js';
-import { SERIES_STATES, type OutboxRow, type OutcomeRow, type SeriesFilter, type SeriesRow } from './queries.js';
+import { esc, href, icon, page, seriesHref, status } from './html.js';
+import { perfData, type ProjectSummary } from './projects.js';
+import { SERIES_STATES, SORT_KEYS, type OutboxRow, type OutcomeRow, type SeriesFilter, type SeriesRow } from './queries.js';
+import type { PatchPair } from './revisions.js';
+import { distributionSvg, historySvg, timelineSvg } from './svg.js';
 
-export function queuePage(rows: SeriesRow[], total: number, f: SeriesFilter, trees: string[]): string {
-  const opt = (v: string, cur: string | undefined, label = v) => `<option value="${esc(v)}"${v === (cur ?? '') ? ' selected' : ''}>${esc(label)}</option>`;
-  const filters = `<form class="filters" method="get" action="/">
-  <select name="tree" aria-label="tree">${opt('', f.tree, 'all trees')}${trees.map((t) => opt(t, f.tree)).join('')}</select>
-  <select name="state" aria-label="state">${opt('', f.state, 'all states')}${SERIES_STATES.map((s) => opt(s, f.state)).join('')}</select>
-  <input name="q" value="${esc(f.q ?? '')}" placeholder="name, submitter or id" aria-label="search">
-  <button type="submit">filter</button></form>`;
-  const body = rows.map((r) => {
-    const s = r.series;
-    const n = `${s.patches.length}/${s.total}`;
-    return `<tr data-series="${esc(s.id)}">
-<td>${status(r.state)}</td>
-<td><a href="/series/${encodeURIComponent(s.id)}">${esc(s.name ?? '(no name yet)')}</a>${s.rfc ? ' <span class="muted">RFC</span>' : ''}
- ${s.tags.map((t) => `<span class="muted">[${esc(t)}]</span>`).join(' ')}</td>
-<td>v${s.version}</td><td>${esc(n)}</td>
-<td>${esc(r.tree ?? '')}</td><td>${r.verdict ? status(r.verdict) : ''}</td>
-<td>${r.acks} ack, ${r.reviews} rev</td>
-<td>${esc(s.submitter.name || s.submitter.email)}</td><td class="muted">${esc((r.firstDate ?? '').slice(0, 16).replace('T', ' '))}</td></tr>`;
-  }).join('\n');
-  const next = (f.offset ?? 0) + (f.limit ?? 100);
-  const more = next < total ? `<p><a href="${esc(href('/', { tree: f.tree, state: f.state, q: f.q, offset: next }))}">next page</a></p>` : '';
-  return page('queue', `${filters}<p class="muted">${total} series</p>
-<table id="queue"><thead><tr><th>state</th><th>series</th><th>rev</th><th>n/m</th><th>tree</th><th>verdict</th><th>trailers</th><th>submitter</th><th>first seen</th></tr></thead>
-<tbody>${body}</tbody></table>${more}`);
+export interface QueueChoices {
+  trees: string[];
+  lists: string[];
+  projects: { id: string; title: string }[];
 }
 
-export function seriesPage(row: SeriesRow, revisions: Series[], outcomes: OutcomeRow[], outbox: OutboxRow[]): string {
+export const AGES: { value: string; label: string }[] = [
+  { value: '1d', label: 'last day' }, { value: '7d', label: 'last week' }, { value: '30d', label: 'last 30 days' },
+  { value: '>30d', label: 'older than 30 days' }, { value: '>90d', label: 'older than 90 days' },
+];
+
+/** The filter part of the URL (no paging). */
+export function filterParams(f: SeriesFilter): Record<string, string | undefined> {
+  return { tree: f.tree, list: f.list, state: f.state, project: f.project, submitter: f.submitter, age: f.age, q: f.q, sort: f.sort, order: f.order };
+}
+
+function when(iso: string | null | undefined): string {
+  return esc((iso ?? '').slice(0, 16).replace('T', ' '));
+}
+
+export function queuePage(rows: SeriesRow[], total: number, f: SeriesFilter, c: QueueChoices, projectsOf: (id: string) => string[]): string {
+  const opt = (v: string, cur: string | undefined, label = v) => `<option value="${esc(v)}"${v === (cur ?? '') ? ' selected' : ''}>${esc(label)}</option>`;
+  const filters = `<form class="filters" method="get" action="/">
+  <select name="tree" aria-label="tree">${opt('', f.tree, 'all trees')}${c.trees.map((t) => opt(t, f.tree)).join('')}</select>
+  <select name="list" aria-label="list">${opt('', f.list, 'all lists')}${c.lists.map((t) => opt(t, f.list)).join('')}</select>
+  <select name="state" aria-label="state">${opt('', f.state, 'all states')}${SERIES_STATES.map((s) => opt(s, f.state)).join('')}</select>
+  <select name="project" aria-label="project">${opt('', f.project, 'all projects')}${c.projects.map((p) => opt(p.id, f.project, p.id)).join('')}</select>
+  <select name="age" aria-label="age">${opt('', f.age, 'any age')}${AGES.map((a) => opt(a.value, f.age, a.label)).join('')}</select>
+  <input name="submitter" value="${esc(f.submitter ?? '')}" placeholder="submitter address" aria-label="submitter">
+  <input name="q" value="${esc(f.q ?? '')}" placeholder="name, submitter or id" aria-label="search">
+  <select name="sort" aria-label="sort">${SORT_KEYS.map((k) => opt(k, f.sort ?? 'date', `by ${k}`)).join('')}</select>
+  <select name="order" aria-label="order">${opt('', f.order, 'default order')}${opt('asc', f.order, 'ascending')}${opt('desc', f.order, 'descending')}</select>
+  <button type="submit">filter</button> <a href="/">reset</a></form>`;
+  const base = filterParams(f);
+  const sortLink = (key: string, label: string) => {
+    const cur = (f.sort ?? 'date') === key;
+    const order = cur ? (f.order === 'asc' ? 'desc' : f.order === 'desc' ? 'asc' : key === 'date' ? 'asc' : 'desc') : undefined;
+    return `<a href="${esc(href('/', { ...base, sort: key, order, offset: undefined }))}">${label}${cur ? ' ↕' : ''}</a>`;
+  };
+  const body = rows.map((r) => {
+    const s = r.series;
+    const gatesTitle = r.gates.map((g) => `${g.id} ${g.status}`).join(', ');
+    const projects = projectsOf(s.id);
+    return `<tr data-series="${esc(s.id)}" data-state="${esc(r.state)}">
+<td>${status(r.state)}</td>
+<td><a class="series-link" href="${seriesHref(s.id)}">${esc(s.name ?? '(no name yet)')}</a>${s.rfc ? ' <span class="muted">RFC</span>' : ''}
+ ${s.tags.map((t) => `<span class="muted">[${esc(t)}]</span>`).join(' ')}${projects.map((p) => ` <a class="muted" href="${esc(href('/', { project: p }))}">#${esc(p)}</a>`).join('')}</td>
+<td>v${s.version}</td><td>${s.patches.length}/${s.total}</td>
+<td class="verdicts">${icon('apply', r.apply)}${icon('build', r.build)}${icon('gate', r.gate, gatesTitle)}</td>
+<td title="${r.acks} Acked-by, ${r.reviews} Reviewed-by">${r.acks + r.reviews ? `${r.acks}A ${r.reviews}R` : '<span class="muted">0</span>'}</td>
+<td>${esc(r.tree ?? '')}</td><td class="muted">${esc(r.list ?? '')}</td>
+<td><a href="${esc(href('/', { submitter: s.submitter.email }))}">${esc(s.submitter.name || s.submitter.email)}</a></td><td class="muted">${when(r.firstDate)}</td></tr>`;
+  }).join('\n');
+  const offset = f.offset ?? 0, limit = f.limit ?? 100;
+  const prev = offset > 0 ? `<a rel="prev" href="${esc(href('/', { ...base, offset: Math.max(0, offset - limit) || undefined }))}">previous page</a>` : '';
+  const next = offset + limit < total ? `<a rel="next" href="${esc(href('/', { ...base, offset: offset + limit }))}">next page</a>` : '';
+  return page('queue', `${filters}
+<div id="queue-live" data-live>
+<p class="muted"><span id="total">${total}</span> series${total ? `, ${offset + 1}–${Math.min(total, offset + limit)} shown` : ''}</p>
+<table id="queue"><thead><tr><th>${sortLink('state', 'state')}</th><th>${sortLink('name', 'series')}</th><th>rev</th><th>n/m</th><th>apply build gate</th><th>trailers</th><th>tree</th><th>list</th><th>${sortLink('submitter', 'submitter')}</th><th>${sortLink('date', 'first seen')}</th></tr></thead>
+<tbody>${body}</tbody></table>
+<p class="pager">${prev} ${next}</p></div>`);
+}
+
+interface ApplyEntry { msgid: string; outcome: string; detail?: string }
+interface BuildEntry { msgid: string; status: string; new_warnings?: { file: string; line: number; message: string }[]; errors?: { file: string; line: number; message: string }[] }
+interface GateEntry { id: string; status: string; summary?: string; details?: { msgid?: string; status: string; message: string }[] }
+
+function arr<T>(v: unknown): T[] {
+  return Array.isArray(v) ? (v as T[]) : [];
+}
+
+function interdiffHtml(p: PatchPair): string {
+  if (!p.interdiff) return p.note ? `<span class="muted">${esc(p.note)}</span>` : '';
+  const lines = p.interdiff.map((l) => l.op === '…' ? '<span class="gap">…</span>'
+    : `<span class="${l.op === '+' ? 'add' : l.op === '-' ? 'del' : 'ctx'}">${esc(l.op + l.text)}</span>`).join('\n');
+  return `<details><summary>diff of the diffs</summary><pre class="interdiff">${lines}</pre></details>`;
+}
+
+export interface SeriesPageData {
+  row: SeriesRow;
+  revisions: Series[];
+  /** the revision compared with (usually the previous one) and the comparison */
+  compare: { older: Series; pairs: PatchPair[] } | null;
+  outcomes: OutcomeRow[];
+  outbox: OutboxRow[];
+  run: { state: string; verdict: string | null; detail: string | null; branch: string | null; updated_at: string } | null;
+  projects: string[];
+}
+
+export function seriesPage(d: SeriesPageData): string {
+  const { row, revisions, outcomes, outbox } = d;
   const s = row.series;
-  const revs = revisions.map((r) => `<li>${r.id === s.id ? `<b>v${r.version}</b>` : `<a href="/series/${encodeURIComponent(r.id)}">v${r.version}</a>`}
-  ${esc(r.name ?? '')} (${r.patches.length}/${r.total})</li>`).join('');
-  const patches = s.patches.map((p) => `<tr><td>${p.number}</td><td>${esc(p.name)}</td><td>${esc(p.author.name || p.author.email)}</td>
+  const revs = revisions.map((r) => `<li>${r.id === s.id ? `<b>v${r.version}</b>` : `<a href="${seriesHref(r.id)}">v${r.version}</a>`}
+  ${esc(r.name ?? '')} (${r.patches.length}/${r.total})${r.id !== s.id ? ` · <a href="${esc(href(seriesHref(s.id), { compare: r.id }))}">compare with this</a>` : ''}</li>`).join('');
+  let compare = '';
+  if (d.compare) {
+    const o = d.compare.older;
+    const cells = d.compare.pairs.map((p) => `<tr class="chg-${p.change}" data-change="${p.change}">
+<td>${p.older ? `${p.older.number}. ${esc(p.older.name)}` : ''}</td><td>${p.newer ? `${p.newer.number}. ${esc(p.newer.name)}` : ''}</td>
+<td>${esc(p.change)}</td><td>${interdiffHtml(p)}</td></tr>`).join('\n');
+    const counts = (['changed', 'renamed', 'added', 'removed', 'same'] as const).map((k) => [k, d.compare!.pairs.filter((p) => p.change === k).length] as const)
+      .filter(([, n]) => n).map(([k, n]) => `${n} ${k}`).join(', ');
+    compare = `<h3>v${o.version} → v${s.version}</h3><p class="muted">${esc(counts)}</p>
+<table id="compare"><thead><tr><th><a href="${seriesHref(o.id)}">v${o.version}</a></th><th>v${s.version}</th><th>change</th><th></th></tr></thead><tbody>${cells}</tbody></table>`;
+  }
+  const byStage = new Map(outcomes.map((o) => [o.stage, o]));
+  const applyData = (byStage.get('apply')?.data ?? {}) as { apply?: unknown };
+  const buildData = (byStage.get('build')?.data ?? {}) as { build?: unknown };
+  const applied = new Map(arr<ApplyEntry>(applyData.apply).map((a) => [a.msgid, a]));
+  const built = new Map(arr<BuildEntry>(buildData.build).map((b) => [b.msgid, b]));
+  const gateOutcomes = outcomes.filter((o) => o.stage.startsWith('gate:'));
+  const patches = s.patches.map((p) => {
+    const a = applied.get(p.msgid), b = built.get(p.msgid);
+    const gates = gateOutcomes.flatMap((g) => arr<{ msgid?: string; status: string; message: string }>((g.data as GateEntry).details)
+      .filter((x) => x.msgid === p.msgid).map((x) => `${status(x.status)} ${esc(g.stage.slice(5))}: ${esc(x.message)}`));
+    const bw = b ? [...(b.errors ?? []).map((e) => `error ${e.file}:${e.line} ${e.message}`), ...(b.new_warnings ?? []).map((w) => `warning ${w.file}:${w.line} ${w.message}`)] : [];
+    return `<tr data-msgid="${esc(p.msgid)}"><td>${p.number}</td><td>${esc(p.name)}<div class="muted">${esc(p.author.name || p.author.email)}</div></td>
+<td>${a ? `${icon('apply', a.outcome, a.detail ?? '')} ${esc(a.outcome)}` : icon('apply', null)}</td>
+<td>${b ? `${icon('build', b.status)}${bw.length ? `<details><summary>${bw.length} new</summary><pre>${esc(bw.join('\n'))}</pre></details>` : ''}` : icon('build', null)}</td>
+<td>${gates.join('<br>')}</td>
 <td>${p.trailers.filter((t) => t.from !== p.msgid).map((t) => `${esc(t.name)}: ${esc(t.value)}`).join('<br>')}</td>
-<td class="muted">${esc(p.files.join(' '))}</td></tr>`).join('\n');
-  const outs = outcomes.map((o) => `<tr><td>${esc(o.stage)}</td><td>${status(o.status)}</td><td>${esc(o.summary ?? '')}</td>
-<td><details><summary>details</summary><pre>${esc(JSON.stringify(o.data, null, 2))}</pre></details></td></tr>`).join('\n');
-  const mails = outbox.map((m) => `<details><summary>${esc(m.channel)} ${status(m.state)} ${esc(m.message_id)}</summary><pre>${esc(m.payload)}</pre></details>`).join('\n');
-  return page(s.name ?? s.id, `<h2>${esc(s.name ?? '(no name yet)')} <span class="muted">v${s.version}</span> ${status(row.state)}</h2>
-<p>submitter ${esc(s.submitter.name)} &lt;${esc(s.submitter.email)}&gt; · id <code>${esc(s.id)}</code>
-${s.cover ? ` · cover <code>${esc(s.cover)}</code>` : ''}${s.base_commit ? ` · base-commit <code>${esc(s.base_commit)}</code>` : ''}</p>
-<p>tree: ${row.tree ? `<b>${esc(row.tree)}</b> (${esc(row.treeReason ?? '')})` : '<span class="muted">not chosen yet</span>'}</p>
-<h3>revisions</h3><ul id="revisions">${revs}</ul>
-<h3>patches</h3><table id="patches"><thead><tr><th>#</th><th>name</th><th>author</th><th>collected trailers</th><th>files</th></tr></thead><tbody>${patches}</tbody></table>
+<td class="muted">${esc(p.files.join(' '))}</td></tr>`;
+  }).join('\n');
+  const outs = outcomes.map((o) => `<tr data-stage="${esc(o.stage)}"><td>${esc(o.stage)}</td><td>${status(o.status)}</td><td>${esc(o.summary ?? '')}</td><td class="muted">${when(o.updated_at)}</td>
+<td><details><summary>log</summary><pre>${esc(JSON.stringify(o.data, null, 2))}</pre></details></td></tr>`).join('\n');
+  const perf = gateOutcomes.filter((o) => o.stage === 'gate:perf').map((o) => {
+    const pd = perfData(o.data);
+    const names = [...new Set([...Object.keys(pd.metrics), ...Object.keys(pd.samples?.baseline ?? {})])].sort();
+    const plots = names.map((m) => distributionSvg(m, pd.samples?.baseline[m] ?? [], pd.samples?.candidate[m] ?? [], pd.metrics[m])).filter(Boolean).join('\n');
+    return `<div id="perf" class="plots">${plots || '<p class="muted">the perf gate stored no samples</p>'}</div>`;
+  }).join('');
+  const mails = outbox.map((m) => `<details class="reply" data-state="${esc(m.state)}"><summary>v${m.version} ${esc(m.channel)} ${status(m.state)} ${esc(m.message_id)}${m.sent_at ? ` sent ${when(m.sent_at)}` : ''}</summary><pre>${esc(m.payload)}</pre></details>`).join('\n');
+  const run = d.run ? `<p>run: ${status(d.run.state)}${d.run.verdict ? ` verdict ${status(d.run.verdict)}` : ''}${d.run.detail ? ` <span class="muted">${esc(d.run.detail)}</span>` : ''}${d.run.branch ? ` · branch <code>${esc(d.run.branch)}</code>` : ''}</p>` : '<p class="muted">not run yet</p>';
+  return page(s.name ?? s.id, `<h2>${esc(s.name ?? '(no name yet)')} <span class="muted">v${s.version}</span> <span id="state">${status(row.state)}</span></h2>
+<p>submitter ${esc(s.submitter.name)} &lt;${esc(s.submitter.email)}&gt; · id <code>${esc(s.id)}</code>${row.list ? ` · list ${esc(row.list)}` : ''}
+${s.cover ? ` · cover <code>${esc(s.cover)}</code>` : ''}${s.base_commit ? ` · base-commit <code>${esc(s.base_commit)}</code>` : ''}
+${d.projects.map((p) => ` <a href="${esc(href('/', { project: p }))}">#${esc(p)}</a>`).join('')}</p>
+<div id="series-live" data-live>
+<p id="tree">tree: ${row.tree ? `<b>${esc(row.tree)}</b> <span class="muted">(${esc(row.treeReason ?? '')})</span>` : '<span class="muted">not chosen yet</span>'}</p>
+${run}
+<h3>patches</h3><table id="patches"><thead><tr><th>#</th><th>name</th><th>apply</th><th>build</th><th>gates</th><th>collected trailers</th><th>files</th></tr></thead><tbody>${patches}</tbody></table>
+${perf ? `<h3>performance</h3>${perf}` : ''}
 <h3>outcomes</h3>${outs ? `<table id="outcomes"><tbody>${outs}</tbody></table>` : '<p class="muted">nothing run yet</p>'}
-<h3>replies</h3>${mails || '<p class="muted">none</p>'}`);
+<h3>replies</h3><div id="replies">${mails || '<p class="muted">none</p>'}</div>
+</div>
+<h3>revisions</h3><ul id="revisions">${revs}</ul>
+${compare}
+<h3>actions</h3>
+<form method="post" action="${esc(seriesHref(s.id))}/retest" class="filters"><input type="password" name="token" placeholder="maintainer token" aria-label="token" autocomplete="off"><button type="submit">retest v${s.version}</button></form>`);
 }
 
 export function outboxPage(rows: OutboxRow[]): string {
-  const body = rows.map((m) => `<tr><td>${esc(m.created_at)}</td><td>${esc(m.channel)}</td><td>${status(m.state)}</td><td>${esc(m.recipients)}</td>
+  const body = rows.map((m) => `<tr><td>${when(m.created_at)}</td><td><a href="${seriesHref(m.series_id)}">v${m.version}</a></td><td>${esc(m.channel)}</td><td>${status(m.state)}</td><td>${esc(m.recipients)}</td>
 <td><details><summary>${esc(m.message_id)}</summary><pre>${esc(m.payload)}</pre></details></td></tr>`).join('\n');
-  return page('outbox', `<h2>outbox</h2><table id="outbox"><thead><tr><th>created</th><th>channel</th><th>state</th><th>to</th><th>message</th></tr></thead><tbody>${body}</tbody></table>`);
+  return page('outbox', `<h2>outbox</h2><div id="outbox-live" data-live><table id="outbox"><thead><tr><th>created</th><th>series</th><th>channel</th><th>state</th><th>to</th><th>message</th></tr></thead><tbody>${body}</tbody></table></div>`);
+}
+
+export function projectsPage(summaries: ProjectSummary[]): string {
+  const sections = summaries.map(({ project: p, series, states, metrics }) => {
+    const recent = series.slice(-8).reverse().map((s) => `<li><a href="${seriesHref(s.id)}">${esc(s.name ?? s.id)}</a> v${s.version} ${status(s.state)} <span class="muted">${when(s.date)}</span></li>`).join('');
+    const plots = Object.entries(metrics).map(([m, pts]) => pts.length ? historySvg(m, pts) : `<p class="muted">${esc(m)}: no perf results yet</p>`).join('\n');
+    const criteria = [p.paths.length ? `paths ${p.paths.map((x) => `<code>${esc(x)}</code>`).join(' ')}` : '', p.subjects.length ? `subjects ${p.subjects.map((x) => `<code>${esc(x)}</code>`).join(' ')}` : ''].filter(Boolean).join(' · ');
+    return `<section class="project" id="project-${esc(p.id)}"><h3>${esc(p.title)} <a class="muted" href="${esc(href('/', { project: p.id }))}">${series.length} series</a></h3>
+${p.todo ? `<p class="muted">TODO: ${esc(p.todo)}</p>` : ''}<p class="muted">${criteria}</p>
+<p>${Object.entries(states).map(([k, n]) => `${status(k)} ${n}`).join(' ')}</p>
+${series.length ? timelineSvg(series.map((s) => s.date)) : ''}
+<div class="plots">${plots}</div>
+${recent ? `<ul>${recent}</ul>` : ''}</section>`;
+  }).join('\n');
+  return page('projects', `<h2>projects</h2><div id="projects-live" data-live>${sections || '<p class="muted">no projects configured (config/projects.yaml)</p>'}</div>`);
+}
+
+export interface SourceRow {
+  source: string;
+  type: string;
+  state: string;
+  detail: string | null;
+  failures: number;
+  polls: number;
+  messages: number;
+  last_poll_at: string | null;
+  last_ok_at: string | null;
+  last_new_at: string | null;
+}
+
+export interface QueueView {
+  name: string;
+  counts: Record<string, number>;
+  active: { id: string; name: string; progress: unknown; timestamp: number }[];
+  workers: number;
+}
+
+export type QueuesState = { kind: 'none'; why: string } | { kind: 'down'; why: string } | { kind: 'ok'; queues: QueueView[] };
+
+export function workersPage(q: QueuesState, sources: SourceRow[], bullBoard: string | null): string {
+  let queues: string;
+  if (q.kind !== 'ok') {
+    queues = `<p id="redis-state" class="muted">${esc(q.why)}</p>`;
+  } else {
+    const kinds = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'completed', 'failed'];
+    queues = `<table id="queues"><thead><tr><th>queue</th>${kinds.map((k) => `<th>${k}</th>`).join('')}<th>workers</th><th>running</th></tr></thead><tbody>
+${q.queues.map((v) => `<tr data-queue="${esc(v.name)}"><td>${esc(v.name)}</td>${kinds.map((k) => `<td>${v.counts[k] ?? 0}</td>`).join('')}<td>${v.workers}</td>
+<td>${v.active.map((j) => `${esc(j.id)}${typeof j.progress === 'number' ? ` ${j.progress}%` : ''} <span class="muted">since ${esc(new Date(j.timestamp).toISOString().slice(11, 19))}</span>`).join('<br>')}</td></tr>`).join('\n')}</tbody></table>
+${bullBoard ? `<p><a href="${esc(bullBoard)}">bull-board</a></p>` : ''}`;
+  }
+  const alerts = sources.filter((s) => s.state !== 'ok');
+  const rows = sources.map((s) => `<tr data-source="${esc(s.source)}"><td>${esc(s.source)}</td><td>${esc(s.type)}</td><td>${status(s.state)}</td>
+<td>${when(s.last_poll_at)}</td><td>${when(s.last_ok_at)}</td><td>${when(s.last_new_at)}</td><td>${s.polls}</td><td>${s.messages}</td><td>${s.failures}</td><td class="muted">${esc(s.detail ?? '')}</td></tr>`).join('\n');
+  return page('workers', `<h2>workers and queues</h2><div id="workers-live" data-live>${queues}
+<h3>sources</h3>${alerts.length ? `<p class="alert" id="alerts">${alerts.map((s) => `${esc(s.source)} is ${esc(s.state)}${s.detail ? `: ${esc(s.detail)}` : ''}`).join('<br>')}</p>` : ''}
+${sources.length ? `<table id="sources"><thead><tr><th>source</th><th>type</th><th>state</th><th>last poll</th><th>last ok</th><th>last new</th><th>polls</th><th>messages</th><th>failures</th><th>detail</th></tr></thead><tbody>${rows}</tbody></table>` : '<p class="muted">no source has been polled yet</p>'}</div>`);
 }

@@ -7,10 +7,14 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { applySeries, type ApplySeriesResult } from '../../src/trees/apply.js';
-import { addWorktree, openCheckout, removeWorktree } from '../../src/trees/checkout.js';
-import { fetchMirror } from '../../src/trees/mirror.js';
-import { writeLinuxSeries } from '../slow/linux-series.js';
+import type { ApplySeriesResult } from '../../src/trees/apply.js';
+
+// the library logs at info; keep the bench's output to its numbers (imports below read the level)
+process.env.PATCHGATE_LOG_LEVEL ??= 'warn';
+const { applySeries } = await import('../../src/trees/apply.js');
+const { addWorktree, openCheckout, removeWorktree } = await import('../../src/trees/checkout.js');
+const { fetchMirror } = await import('../../src/trees/mirror.js');
+const { writeLinuxSeries } = await import('../slow/linux-series.js');
 
 const repoRoot = path.resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
 const TARBALL = process.env.PATCHGATE_LINUX_TARBALL ?? '/usr/src/linux-source-6.1.tar.xz';

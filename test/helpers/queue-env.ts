@@ -27,6 +27,8 @@ export interface QueueEnv {
   children: ChildProcess[];
   spawnStageWorker(stage: Stage, env?: Record<string, string>): ChildProcess;
   spawnCliWorker(queues: string, env?: Record<string, string>): ChildProcess;
+  /** Throws (with the tail of its stderr) if a worker process exited that nobody stopped. */
+  checkChildren(): void;
   cleanup(): Promise<void>;
 }
 
@@ -57,9 +59,17 @@ export async function createQueueEnv(name: string, queue: Record<string, unknown
       ...extra,
     };
   }
+  const stderrTail = new Map<ChildProcess, string>();
+  const expectedExit = new Set<ChildProcess>();
   function track(c: ChildProcess): ChildProcess {
     children.push(c);
-    c.stderr?.on('data', (d: Buffer) => { if (process.env.PATCHGATE_TEST_WORKER_LOG) process.stderr.write(d); });
+    stderrTail.set(c, '');
+    c.stderr?.on('data', (d: Buffer) => {
+      stderrTail.set(c, (stderrTail.get(c)! + d.toString()).slice(-4000));
+      if (process.env.PATCHGATE_TEST_WORKER_LOG) process.stderr.write(d);
+    });
+    const kill = c.kill.bind(c);
+    c.kill = (sig?: NodeJS.Signals | number) => { expectedExit.add(c); return kill(sig); };
     return c;
   }
 
@@ -73,6 +83,12 @@ export async function createQueueEnv(name: string, queue: Record<string, unknown
       const script = `const { main } = await import(${JSON.stringify(path.join(repoRoot, 'src', 'cli.ts'))}); process.exitCode = await main(process.argv.slice(1));`;
       return track(spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, 'worker', '--config', configFile, '--queues', queues],
         { cwd: repoRoot, env: childEnv(env), stdio: ['ignore', 'ignore', 'pipe'] }));
+    },
+    checkChildren() {
+      for (const c of children) {
+        if (expectedExit.has(c) || (c.exitCode === null && c.signalCode === null)) continue;
+        throw new Error(`worker process ${c.pid} exited (${c.exitCode ?? c.signalCode}):\n${stderrTail.get(c)}`);
+      }
     },
     async cleanup() {
       for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');

@@ -427,8 +427,10 @@ describe('b4 corpus', () => {
 // Every mail of the corpus: nothing crashes, nothing is dropped, the document is consistent.
 
 function checkConsistent(doc: SeriesDocument): void {
-  const kinds = new Map(doc.messages.map((m) => [m.msgid, m.kind]));
-  expect(kinds.size, 'each message once').toBe(doc.messages.length);
+  // each message once; a different copy of a Message-ID seen before is listed again as `other` saying so
+  const firsts = doc.messages.filter((m) => !(m.kind === 'other' && m.reason?.startsWith('duplicate Message-ID')));
+  const kinds = new Map(firsts.map((m) => [m.msgid, m.kind]));
+  expect(kinds.size, 'each message once').toBe(firsts.length);
   for (const m of doc.messages) if (m.kind === 'other' || m.kind === 'rejected') expect(m.reason, m.msgid).toBeTruthy();
   const ids = new Set(doc.series.map((s) => s.id));
   expect(ids.size, 'unique series ids').toBe(doc.series.length);
@@ -476,7 +478,7 @@ describe('virtualization archive', () => {
     expect(messages.length).toBe(10_000);
     const full = assembleSeries(messages, { sloppyTrailers: false });
     checkConsistent(full);
-    expect(full.messages).toHaveLength(new Set(messages.map((m) => m.msgid)).size);
+    expect(full.messages).toHaveLength(new Set(messages.map((m) => `${m.msgid}\n${m.hash}`)).size);
     const seriesOfPatch = new Map<string, string>();
     for (const s of full.series) for (const p of s.patches) if (!seriesOfPatch.has(p.msgid)) seriesOfPatch.set(p.msgid, s.id);
     for (const cut of [2_500, 5_000, 7_500]) {

@@ -99,6 +99,28 @@ describe('public-inbox git source, local path', () => {
   }, 180_000);
 });
 
+describe('bad mail through the git source', () => {
+  it('is stored as rejected with a reason, never dropped', async () => {
+    const dir = tempDir('pigit-bad');
+    const epoch0 = path.join(dir, 'inbox', 'git', '0.git');
+    const junk = Buffer.from([0xff, 0xfe, 0x00, 0x01, 0x0a, 0x0a, 0x80, 0x81, 0x0a]);
+    const huge = Buffer.concat([Buffer.from('From: a@b.c\nSubject: big\nMessage-ID: <huge@example.org>\n\n'), Buffer.alloc(300_000, 'x')]);
+    appendToEpoch(epoch0, [first700[0], junk, huge, first700[1]]);
+    const db = openDb(':memory:');
+    const source = { name: 'bad', type: 'public-inbox-git', path: path.join(dir, 'inbox') } as SourceSettings;
+    const settings = settingsFor(dir, [source], { mail: { max_bytes: 200_000 } });
+    const run = await runSource({ db, settings, source: settings.sources[0], log });
+    expect(run.error).toBeNull();
+    expect(run.result.read).toBe(4);
+    expect(countMessages(db)).toBe(4);
+    const rejected = db.prepare("SELECT msgid, reason FROM messages WHERE kind = 'rejected' ORDER BY seq").all() as { msgid: string; reason: string }[];
+    expect(rejected).toHaveLength(2);
+    for (const r of rejected) expect(r.reason).toMatch(/\S/);
+    db.close();
+    removeDir(dir);
+  });
+});
+
 describe('public-inbox git source, git URL mirrored into work_dir', () => {
   it('mirrors every epoch of an inbox URL, follows new commits and new epochs', async () => {
     const dir = tempDir('pigit-url');

@@ -30,7 +30,7 @@ describe('many series', { timeout: 300_000 }, () => {
     const sleep = { PATCHGATE_TEST_SLEEP: 'apply:5,build:5,gate:5,report:5' };
     const a = env.spawnCliWorker('apply,build,gate,report', sleep);
     const b = env.spawnCliWorker('apply,build,gate,report', sleep);
-    await waitFor('two workers', async () => (await pipeline.queues.report.getWorkersCount()) >= 2, 60_000, 200);
+    await waitFor('two workers', async () => (env.checkChildren(), await pipeline.queues.report.getWorkersCount()) >= 2, 60_000, 200);
 
     const added = await Promise.all(ids.map((id) => pipeline.enqueue(id, 1)));
     expect(added.every((r) => r === 'added')).toBe(true);

@@ -24,7 +24,7 @@ afterEach(async () => {
 });
 
 async function workersOn(queue: 'apply' | 'build' | 'gate' | 'report', n: number): Promise<void> {
-  await waitFor(`${n} worker(s) on ${queue}`, async () => (await pipeline.queues[queue].getWorkersCount()) >= n, 60_000, 200);
+  await waitFor(`${n} worker(s) on ${queue}`, async () => (env.checkChildren(), await pipeline.queues[queue].getWorkersCount()) >= n, 60_000, 200);
 }
 
 describe('worker processes', { timeout: 120_000 }, () => {
@@ -89,5 +89,27 @@ describe('worker processes', { timeout: 120_000 }, () => {
     const c = await readCounters(env.url, env.counters);
     expect(c.finish['apply|g1|v1']).toBe(1);
     expect(getRun(env.db, 'g1', 1)).toMatchObject({ state: 'done', verdict: 'success' });
+  });
+
+  it('a second SIGTERM aborts the running job, which another worker then completes once', async () => {
+    storeSeries(env.db, [fakeSeries('h1')]);
+    const first = env.spawnCliWorker('apply', { PATCHGATE_TEST_SLEEP: 'apply:20000' });
+    await workersOn('apply', 1);
+    await pipeline.enqueue('h1', 1, { until: 'apply' });
+    await waitFor('apply to start', async () => (await readCounters(env.url, env.counters)).start['apply|h1|v1']);
+    first.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 300));
+    first.kill('SIGTERM');
+    expect(await exited(first)).toEqual({ code: 0, signal: null });
+    let c = await readCounters(env.url, env.counters);
+    expect(c.abort['apply|h1|v1']).toBe(1);
+    expect(getRun(env.db, 'h1', 1)?.state).not.toBe('done');
+
+    env.spawnCliWorker('apply', { PATCHGATE_TEST_SLEEP: 'apply:10' });
+    await waitFor('run done', () => getRun(env.db, 'h1', 1)?.state === 'done', 60_000);
+    c = await readCounters(env.url, env.counters);
+    expect(c.start['apply|h1|v1']).toBe(2);
+    expect(c.finish['apply|h1|v1']).toBe(1);
+    expect(getRun(env.db, 'h1', 1)).toMatchObject({ verdict: 'success' });
   });
 });

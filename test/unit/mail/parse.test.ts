@@ -612,7 +612,7 @@ describe('threading headers in series/ mboxes', () => {
     expect(mct[0].subject).toMatchObject({ name: 'bpf: Use PTR_ERR_OR_ZERO in xsk_map_inc()', tags: ['-next'] });
   });
 
-  it('every message of every series mbox parses to the expected kind counts', async () => {
+  it('every series mbox gives patchwork\'s [cover, patch, comment] counts message by message', async () => {
     const counts: Record<string, [number, number, number]> = {
       'base-single-patch.mbox': [0, 1, 0],
       'base-cover-letter.mbox': [1, 2, 0],
@@ -627,7 +627,24 @@ describe('threading headers in series/ mboxes', () => {
       'bugs-spamming.mbox': [0, 3, 0],
       'bugs-mixed-versions.mbox': [0, 2, 0],
       'dependency-base-patch.mbox': [1, 2, 0],
+      'base-different-versions.mbox': [1, 4, 0],
+      'bugs-multiple-references.mbox': [1, 4, 0],
+      'base-no-references.mbox': [0, 2, 0],
+      'base-no-references-no-cover.mbox': [1, 2, 0],
+      'bugs-multiple-content-types.mbox': [0, 1, 1],
+      'revision-threaded-to-single-patch.mbox': [0, 2, 0],
+      'revision-threaded-to-cover.mbox': [2, 4, 0],
+      'revision-threaded-to-patch.mbox': [2, 4, 0],
+      'revision-out-of-order.mbox': [2, 4, 0],
+      'revision-no-cover-letter.mbox': [1, 4, 0],
+      'revision-unlabeled-noreferences.mbox': [0, 4, 0],
+      'bugs-nocover-noversion.mbox': [0, 4, 0],
+      'bugs-nocover.mbox': [0, 4, 0],
+      'mercurial-cover-letter.mbox': [1, 2, 0],
+      'mercurial-no-cover-letter.mbox': [0, 2, 0],
     };
+    // every series mbox of the corpus is listed (ASSERTED counts of patchwork's test_series)
+    expect(Object.keys(counts).sort()).toEqual(corpusFiles('series'));
     for (const [file, want] of Object.entries(counts)) {
       const parsed = await Promise.all(splitMbox(corpusFile('series', file)).map((m) => parseMessage(m)));
       const got = [
@@ -767,5 +784,23 @@ describe('hostile input stays linear (would take minutes if quadratic)', () => {
     expect(p.kind).toBe('rejected');
     expect(p.reason).toBe('header block larger than 1048576 bytes');
     expect(p.msgid).toBe('<test-1@example.com>');
+  });
+});
+
+describe('tags in a patch and in a reply (patchwork ParseInitialTagsTest / ParseCommentTagsTest)', () => {
+  const diff = corpusFile('patches', '0001-add-line.patch').toString('utf8');
+  const tags = 'test comment\n\nTested-by: Test User <test@example.com>\nReviewed-by: Test User <test@example.com>\n';
+  const count = (p: ParsedMessage, name: string): number => p.trailers.filter((t) => t.name === name).length;
+
+  it('in the patch body', async () => {
+    const p = await parseMessage(makeMail(tags + '\n' + diff));
+    expect(p.kind).toBe('patch');
+    expect([count(p, 'Tested-by'), count(p, 'Reviewed-by'), count(p, 'Acked-by')]).toEqual([1, 1, 0]);
+  });
+
+  it('in a reply', async () => {
+    const p = await parseMessage(makeMail(tags, { 'In-Reply-To': '<1@example.com>', 'Message-Id': '<2@example.com>' }));
+    expect(p.kind).toBe('comment');
+    expect([count(p, 'Tested-by'), count(p, 'Reviewed-by'), count(p, 'Acked-by')]).toEqual([1, 1, 0]);
   });
 });

@@ -105,6 +105,11 @@ describe('describeConflict', () => {
     expect(c.hunk).toBeNull();
   });
 
+  it('names the file of a modify/delete conflict', () => {
+    const c = describeConflict('CONFLICT (modify/delete): drivers/net/tun.c deleted in HEAD and modified in tun: tidy up.\n', MBOX);
+    expect(c.files).toEqual(['drivers/net/tun.c']);
+  });
+
   it('keeps git’s first error line when nothing else is recognised', () => {
     expect(describeConflict('Applying: x\nerror: something new\n', MBOX).detail).toBe('error: something new');
     expect(describeConflict('Patch format detection failed.\n', MBOX).detail).toBe('Patch format detection failed.');

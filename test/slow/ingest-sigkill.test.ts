@@ -8,7 +8,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
-import { cloneArchive, commitsOf, removeDir, repoRoot, tempDir } from './ingest-support.js';
+import { cloneArchive, commitsOf, removeDir, repoRoot, tempDir } from '../integration/ingest-support.js';
 
 const KILLS = 22;
 let tmp: string;
@@ -55,7 +55,7 @@ describe('SIGKILL while ingesting the shared archive', () => {
     try {
       for (let i = 0; i < KILLS; i++) {
         const before = stored();
-        child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, 'ingest', '--config', config, '--batch-size', '200'],
+        child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, 'ingest', '--config', config, '--batch-size', '200', '--workers', '0'],
           { cwd: repoRoot, env, stdio: ['ignore', 'ignore', 'ignore'] });
         const exited = new Promise<void>((r) => child!.once('exit', () => r()));
         // wait until this run has committed something (or the archive is done), then a random delay
@@ -70,9 +70,9 @@ describe('SIGKILL while ingesting the shared archive', () => {
     } finally {
       if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     }
-    const midIngest = kills.filter((k) => k.after < 10_000).length;
-    // most kills must have hit a daemon that was still ingesting
-    expect(midIngest, `seed ${seed}: ${JSON.stringify(kills)}`).toBeGreaterThanOrEqual(10);
+    // most kills must have hit a daemon that had stored something and was still ingesting
+    const midIngest = kills.filter((k) => k.after > k.before && k.after < 10_000).length;
+    expect(midIngest, `seed ${seed}: ${JSON.stringify(kills)}`).toBeGreaterThanOrEqual(15);
 
     // finish what is left, the same way an operator would
     const last = await runCli(['ingest', '--config', config, '--once', '--workers', '0']);
