@@ -4,6 +4,7 @@
 #
 #   scripts/public-inbox.sh create DIR NAME [MBOX...]   v2 inbox DIR/NAME (public-inbox-init -V2 -L basic),
 #                                                       filled from the mbox files (mboxrd) in one import
+#   scripts/public-inbox.sh import DIR NAME MBOX...      more mail (mboxrd) into an existing inbox, one import
 #   scripts/public-inbox.sh deliver DIR NAME < MESSAGE  one message through public-inbox-mda (spamcheck none)
 #   scripts/public-inbox.sh serve DIR PORT              public-inbox-httpd on 127.0.0.1:PORT, returns once it
 #                                                       answers; prints the base URL (inboxes at URL/NAME/)
@@ -12,7 +13,7 @@
 # DIR holds everything: the config ($DIR/config, used as PI_CONFIG), the inboxes, the httpd's pid and log.
 set -eu
 
-usage() { echo "usage: $0 create DIR NAME [MBOX...] | deliver DIR NAME | serve DIR PORT | stop DIR" >&2; exit 2; }
+usage() { echo "usage: $0 create DIR NAME [MBOX...] | import DIR NAME MBOX... | deliver DIR NAME | serve DIR PORT | stop DIR" >&2; exit 2; }
 [ $# -ge 2 ] || usage
 cmd=$1
 dir=$2
@@ -35,15 +36,18 @@ export PI_CONFIG="$dir/config"
 export HOME="${HOME:-$dir}"
 
 case $cmd in
-  create)
+  create|import)
     [ $# -ge 1 ] || usage
     name=$1; shift
     need
     case $name in ''|*[!A-Za-z0-9._-]*) echo "$0: bad inbox name: $name" >&2; exit 2 ;; esac
-    port=$(cat "$dir/port" 2>/dev/null || echo 0)
-    public-inbox-init -V2 -L basic "$name" "$dir/$name" "http://127.0.0.1:$port/$name" "$name@patchgate.test" >&2
-    git config -f "$PI_CONFIG" publicinboxmda.spamcheck none
-    git config -f "$PI_CONFIG" publicinbox.nameIsUrl false 2>/dev/null || true
+    if [ "$cmd" = create ]; then
+      port=$(cat "$dir/port" 2>/dev/null || echo 0)
+      public-inbox-init -V2 -L basic "$name" "$dir/$name" "http://127.0.0.1:$port/$name" "$name@patchgate.test" >&2
+      git config -f "$PI_CONFIG" publicinboxmda.spamcheck none
+      # a running httpd reads the new inbox after a SIGHUP
+      if [ -f "$dir/httpd.pid" ] && kill -0 "$(cat "$dir/httpd.pid")" 2>/dev/null; then kill -HUP "$(cat "$dir/httpd.pid")"; sleep 0.5; fi
+    fi
     if [ $# -gt 0 ]; then
       # one importer for the whole mbox: the same code path as public-inbox-mda, without a process per message
       perl -MPublicInbox::Config -MPublicInbox::MboxReader -MPublicInbox::InboxWritable -e '

@@ -306,6 +306,9 @@ class KernelBuild {
       await saveState(this.paths.state, this.state);
       result.base = { status: baseRun.ok ? 'success' : 'failure', duration_ms: Date.now() - started, errors: this.errorsOf(baseRun), log: baseRun.log };
       await ctx.updateProgress?.({ stage: 'build', config: this.cfg.name, built: 0, of: ctx.patches.length });
+      const baseImage = path.join(this.paths.out, 'arch/x86/boot/bzImage');
+      // the base's kernel image too: the perf gate boots it as the baseline
+      if (baseRun.ok && existsSync(baseImage)) await copyFile(baseImage, path.join(this.logDir, 'base-bzImage'));
       if (!baseRun.ok) {
         result.patches = skippedAll(`the base ${ctx.base.slice(0, 12)} does not build`);
         result.status = 'failure';

@@ -33,7 +33,7 @@ export const buildSettingsSchema = z.object({
   timeout_s: z.number().int().positive().default(3600),
   /** a warning whose line the patch rewrote still matches one this many lines away */
   line_tolerance: z.number().int().nonnegative().default(10),
-  configs: z.array(buildConfigSchema).default([{ name: 'kvm-guest', base: 'tinyconfig', fragments: ['kvm-guest'], per_patch: true, targets: [], strict_config: false }]),
+  configs: z.array(buildConfigSchema).default([{ name: 'kvm-guest', base: 'tinyconfig', fragments: ['kvm-guest', 'perf-guest'], per_patch: true, targets: [], strict_config: false }]),
   sandbox: sandboxSettingsSchema.default(sandboxSettingsSchema.parse({})),
 });
 export type BuildSettings = z.infer<typeof buildSettingsSchema>;

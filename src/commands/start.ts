@@ -1,11 +1,16 @@
 // `patchgate start --config FILE`: the daemon's dashboard and API at web.listen.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import type { Queue } from 'bullmq';
 import type { Command } from 'commander';
 import type { CliIo } from '../cli.js';
 import { logger } from '../log.js';
 import { loadSettings, resolveSecret } from '../settings/load.js';
+import { queueConfig } from '../queue/config.js';
+import { createPipeline, type Pipeline } from '../queue/pipeline.js';
+import { redisAnswers } from '../queue/redis-server.js';
 import { openDb } from '../store/db.js';
+import { resetRun } from '../store/runs.js';
 import { loadProjects, type Project } from '../web/projects.js';
 import { queueSource } from '../web/queues.js';
 import { createWebServer, parseListen } from '../web/server.js';
@@ -32,8 +37,26 @@ export function registerStart(program: Command, io: CliIo): void {
       const db = openDb(settings.store.path);
       const token = settings.web.token;
       const queues = queueSource(settings.redis.url, settings.redis.prefix);
+      // retest needs the pipeline's queues: attached when Redis answers at start (the pages work without it)
+      let pipeline: Pipeline | null = null;
+      let bullBoard: Queue[] | undefined;
+      if (await redisAnswers(settings.redis.url)) {
+        pipeline = createPipeline({ config: queueConfig(settings), db, log: logger });
+        bullBoard = (await queues.queues()) ?? undefined;
+      } else {
+        logger.warn('Redis does not answer: the dashboard runs without retest and queue views');
+      }
       const app = await createWebServer({
-        db, actionToken: resolveSecret(token), projects: projectsOf(settings as Record<string, unknown>, opts.config), queues,
+        db, actionToken: resolveSecret(token), projects: projectsOf(settings as Record<string, unknown>, opts.config), queues, bullBoard,
+        onRetest: pipeline
+          ? async (seriesId, version) => {
+            resetRun(db, seriesId, version);
+            return `${await pipeline!.enqueue(seriesId, version)} ${seriesId} v${version}`;
+          }
+          : undefined,
+      });
+      app.addHook('onClose', async () => {
+        await pipeline?.close();
       });
       const { host, port } = parseListen(settings.web.listen);
       await app.listen({ host, port });

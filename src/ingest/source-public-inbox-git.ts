@@ -55,6 +55,8 @@ function joinUrl(base: string, rel: string): string {
 /** Clones URL as a mirror into DIR (atomically: a half-done clone is never mistaken for a mirror), or fetches it. */
 export async function mirror(url: string, dir: string): Promise<void> {
   if (existsSync(path.join(dir, 'HEAD'))) {
+    // the configured URL wins over the one the mirror was cloned from
+    await gitOrThrow(['--git-dir', dir, 'remote', 'set-url', 'origin', url]);
     await gitOrThrow(['--git-dir', dir, 'fetch', '--quiet', '--prune', 'origin']);
     return;
   }

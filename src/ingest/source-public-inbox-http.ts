@@ -8,6 +8,7 @@ import { getCursor, storeMessages } from '../store/messages.js';
 import { ingestInputs } from './ingest.js';
 import type { RawInput } from './inputs.js';
 import { splitMbox } from './mbox.js';
+import { pollPublicInboxGit } from './source-public-inbox-git.js';
 import { fetchWithRetry, hasMessage, HttpError, redactUrl, type PollContext, type PollResult, type SourceDefinition } from './source-kit.js';
 
 type HttpSource = Extract<PollContext['source'], { type: 'public-inbox-http' }>;
@@ -114,7 +115,14 @@ export async function pollPublicInboxHttp(ctx: PollContext<HttpSource>): Promise
   const entries = [...feed.entries].reverse(); // oldest first
   const fresh = entries.filter((e) => !hasMessage(db, e.msgid));
   if (saved && fresh.length === entries.length && entries.length > 0) {
-    log.warn({ entries: entries.length }, 'every message in the feed is new: messages older than the feed may have been missed (poll more often, or follow the git epochs)');
+    // more arrived since the last poll than the feed shows: the rest is only in the archive
+    if (source.catch_up === 'git') {
+      log.warn({ entries: entries.length }, 'every message in the feed is new: catching up from the inbox\'s git epochs');
+      const caughtUp = await pollPublicInboxGit({ ...ctx, source: { name: source.name, type: 'public-inbox-git', url: base.replace(/\/+$/, '') } });
+      storeMessages(db, [], { source: source.name, key: 'feed', value: JSON.stringify({ etag: res.headers.get('etag') ?? undefined, lastModified: res.headers.get('last-modified') ?? undefined, updated: feed.updated ?? undefined }) });
+      return { ...caughtUp, note: `gap in the feed: caught up from git (${caughtUp.note ?? ''})` };
+    }
+    log.warn({ entries: entries.length }, 'every message in the feed is new: messages older than the feed may have been missed (poll more often, or set catch_up: git)');
   }
 
   const inputs: RawInput[] = [];

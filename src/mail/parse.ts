@@ -108,6 +108,16 @@ function sha256(buf: Buffer): string {
   return createHash('sha256').update(buf).digest('hex');
 }
 
+/**
+ * The identity of a message's bytes: sha256 of the raw message without its trailing line breaks, which
+ * mbox writers add or drop depending on where the message sits in a file.
+ */
+function contentHash(buf: Buffer): string {
+  let end = buf.length;
+  while (end > 0 && (buf[end - 1] === 0x0a || buf[end - 1] === 0x0d)) end--;
+  return sha256(buf.subarray(0, end));
+}
+
 function toBuffer(raw: Buffer | string): Buffer {
   if (Buffer.isBuffer(raw)) return raw;
   if (typeof raw === 'string') return Buffer.from(raw, 'utf8');
@@ -537,7 +547,7 @@ export async function parseMessage(raw: Buffer | string, opts: ParseOptions = {}
   let hash = '';
   try {
     buf = toBuffer(raw);
-    hash = sha256(buf);
+    hash = contentHash(buf);
     return await parseInner(buf, hash, opts);
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);

@@ -62,7 +62,7 @@ export interface ParsedMessage {
   /** with angle brackets; synthetic (`<sha256-prefix@patchgate.invalid>`) when the mail has none */
   msgid: string;
   msgidSynthetic: boolean;
-  /** sha256 hex of the raw bytes */
+  /** sha256 hex of the raw bytes without trailing line breaks (mbox position does not change it) */
   hash: string;
   /** size of the raw message in bytes */
   size: number;

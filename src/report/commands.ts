@@ -10,13 +10,16 @@
 // Only unquoted lines count. A command is accepted from an address configured under `commands:` (global
 // `maintainers`, or `trees.<tree>` for series on that tree) whose mail does not contradict its From
 // (Return-Path, Sender, Authentication-Results), and never from patchgate's own mail. Every command line is
-// stored in `commands` with the acknowledgement or the refusal's reason (and logged); a message is read
+// stored in `commands` with the acknowledgement or the refusal's reason (and logged), and the message is
+// answered (templates/mail/command.txt, through the outbox, dry-run like the reports); a message is read
 // once: ingesting the same reply again does nothing. Accepted commands return actions the pipeline runs
-// (executeCommandActions); the overrides they set are read by tree selection and the gates.
+// (executeCommandActions); the overrides they set (series_overrides) are read by tree selection
+// (treeOverride) and meant for the apply stage (baseOverride) and the gates (skippedGates).
+// The same commands work as pull request comments (githubCommandsApp, a probot app).
 import { createHash } from 'node:crypto';
-import type { ApplicationFunction } from 'probot';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import type { ApplicationFunction } from 'probot';
 import type { ParsedMessage } from '../mail/types.js';
 import { logger, type Logger } from '../log.js';
 import type { Series, SeriesDocument } from '../series/types.js';
@@ -28,7 +31,7 @@ import { loadTrees } from '../trees/config.js';
 import { listIdAddress } from '../trees/select.js';
 import { parseAddress, type MailPayload } from './mail.js';
 import { botReason, KNOWN_BOTS } from './policy.js';
-import { templatesDir } from './render.js';
+import { escapeMarkdown, templatesDir } from './render.js';
 import { parseTemplate, renderNodes } from './template.js';
 import { wrapText } from './wrap.js';
 
@@ -477,10 +480,11 @@ export function githubCommentMsgid(c: Pick<GithubComment, 'repo' | 'commentId'>)
 /** The hidden marker of patchgate's answers on pull requests. */
 export const GITHUB_COMMAND_MARKER = '<!-- patchgate:command -->';
 
-/** The answer to a PR comment's commands (markdown, each command quoted, its answer below). */
-export function renderGithubCommandAnswer(records: CommandRecord[]): string {
-  const parts = records.map((r) => `> patchgate: ${r.command}${r.argument ? ` ${r.argument}` : ''}\n\n**${r.state === 'accepted' ? 'Accepted' : 'Refused'}**: ${r.reason.replace(/[\\`*_[\]<>|~]/g, (ch) => `\\${ch}`).replace(/@(?=\w)/g, '@\u200b')}`);
-  return `${GITHUB_COMMAND_MARKER}\n${parts.join('\n\n')}\n`;
+/** The answer to a PR comment's commands (templates/github/command.md; user text escaped). */
+export function renderGithubCommandAnswer(records: CommandRecord[], dir = templatesDir()): string {
+  const view = { marker: GITHUB_COMMAND_MARKER, records: records.map((r) => ({ ...r, state_word: r.state === 'accepted' ? 'Accepted' : 'Refused' })) };
+  const nodes = parseTemplate(readFileSync(path.join(dir, 'github', 'command.md'), 'utf8'), 'github/command.md');
+  return renderNodes(nodes, view, { name: 'github/command', escape: escapeMarkdown }).replace(/\n{3,}/g, '\n\n').replace(/^\n+/, '').replace(/\n*$/, '\n');
 }
 
 /**

@@ -19,6 +19,7 @@ import { resolveSecret } from '../settings/load.js';
 import type { Settings } from '../settings/schema.js';
 import type { Db } from '../store/db.js';
 import type { ReportContext } from './context.js';
+import { PROCESS_TOKEN, recoverOutbox } from './outbox.js';
 import { checkRunsFor, upsertCheckRun, upsertPullComment, type CheckRunSpec, type GithubClient, type PullTarget } from './github.js';
 import { renderGithubComment } from './render.js';
 
@@ -142,9 +143,14 @@ function httpStatus(err: unknown): number | null {
  */
 export async function sendGithubOutbox(db: Db, clients: InstallationClients, opts: { log?: Logger } = {}): Promise<GithubSendSummary> {
   const log = (opts.log ?? logger).child({ module: 'report', channel: 'github' });
+  // rows a dead sender left `sending` go back to pending (delivery is idempotent: resending edits in place)
+  recoverOutbox(db);
   const rows = db.prepare(`SELECT id, series_id, version, payload, attempts FROM outbox WHERE channel = 'github' AND state = 'pending' ORDER BY id`)
     .all() as { id: number; series_id: string; version: number; payload: string; attempts: number }[];
-  const set = db.prepare(`UPDATE outbox SET state = ?, result = ?, attempts = attempts + 1, sent_at = ? WHERE id = ?`);
+  // one sender per pull request at a time: two could both miss the comment and each create one
+  const claim = db.prepare(`UPDATE outbox SET state = 'sending', claimed_by = ? WHERE id = ? AND state = 'pending'
+      AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.channel = 'github' AND o.state = 'sending' AND json_extract(o.payload, '$.key') = ?)`);
+  const set = db.prepare(`UPDATE outbox SET state = ?, result = ?, attempts = attempts + 1, sent_at = ?, claimed_by = NULL WHERE id = ?`);
   const newerSent = db.prepare(`SELECT id FROM outbox WHERE channel = 'github' AND id > ? AND state = 'sent'
       AND json_extract(payload, '$.key') = ? AND json_extract(payload, '$.revision') >= ? LIMIT 1`).pluck();
   const latest = db.prepare('SELECT max(revision) FROM github_pulls WHERE source = ? AND repo = ? AND number = ?').pluck();
@@ -152,6 +158,7 @@ export async function sendGithubOutbox(db: Db, clients: InstallationClients, opt
   for (const row of rows) {
     const p = JSON.parse(row.payload) as GithubPayload;
     const rlog = log.child({ series: row.series_id, rev: row.version, pr: p.key });
+    if (claim.run(PROCESS_TOKEN, row.id, p.key).changes !== 1) continue; // another sender has it, or this PR
     const newer = newerSent.get(row.id, p.key, p.revision) as number | undefined;
     if (newer !== undefined) {
       set.run('skipped', JSON.stringify({ reason: `a newer report (outbox ${newer}) is already on ${p.key}` }), null, row.id);
@@ -178,7 +185,7 @@ export async function sendGithubOutbox(db: Db, clients: InstallationClients, opt
         summary.failed++;
         rlog.error({ err: (err as Error).message, status }, 'GitHub report not delivered');
       } else {
-        db.prepare('UPDATE outbox SET attempts = attempts + 1, result = ? WHERE id = ?').run(result, row.id);
+        db.prepare(`UPDATE outbox SET state = 'pending', claimed_by = NULL, attempts = attempts + 1, result = ? WHERE id = ?`).run(result, row.id);
         summary.retry++;
         rlog.warn({ err: (err as Error).message, status }, 'GitHub report not delivered: will retry');
       }
@@ -200,6 +207,7 @@ export function defaultInstallationClients(settings: Settings): InstallationClie
   return c;
 }
 
+/** Whether a GitHub report waits (or a dead sender's claim needs recovering). */
 export function hasPendingGithub(db: Db): boolean {
-  return db.prepare(`SELECT 1 FROM outbox WHERE channel = 'github' AND state = 'pending' LIMIT 1`).get() !== undefined;
+  return db.prepare(`SELECT 1 FROM outbox WHERE channel = 'github' AND state IN ('pending', 'sending') LIMIT 1`).get() !== undefined;
 }

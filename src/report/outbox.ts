@@ -130,7 +130,8 @@ export function replySummary(db: Db, seriesId: string, version: number): { msgid
   return { msgid: row.message_id, to: JSON.parse(row.recipients) as string[], sent: row.state === 'sent' };
 }
 
-const PROCESS_TOKEN = `${process.pid}@${os.hostname()}#${randomBytes(4).toString('hex')}`;
+/** This process's claim on outbox rows (pid@host#token): recoverOutbox leaves the claims of live senders alone. */
+export const PROCESS_TOKEN = `${process.pid}@${os.hostname()}#${randomBytes(4).toString('hex')}`;
 
 function claimAlive(claim: string | null): boolean {
   if (!claim) return false;

@@ -10,7 +10,7 @@ const sourceCommon = { name: z.string(), interval: duration.optional(), quiet_af
 
 export const sourceSchema = z.discriminatedUnion('type', [
   z.object({ ...sourceCommon, type: z.literal('public-inbox-git'), path: z.string().optional(), url: z.string().optional(), list: z.string().optional() }),
-  z.object({ ...sourceCommon, type: z.literal('public-inbox-http'), url: z.string().url(), list: z.string().optional(), interval: duration.default(300) }),
+  z.object({ ...sourceCommon, type: z.literal('public-inbox-http'), url: z.string().url(), list: z.string().optional(), interval: duration.default(300), catch_up: z.enum(['none', 'git']).default('none') }),
   z.object({ ...sourceCommon, type: z.literal('imap'), url: z.string(), password: secret.optional(), list: z.string().optional() }),
   z.object({ ...sourceCommon, type: z.literal('patchwork'), url: z.string().url(), project: z.string(), token: secret.optional(), since: z.string().optional() }),
   z.object({ ...sourceCommon, type: z.literal('github'), repos: z.array(z.string()).default([]) }),

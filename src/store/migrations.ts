@@ -303,4 +303,67 @@ export const migrations: { id: number; name: string; sql: string }[] = [
       );
     `,
   },
+  {
+    id: 8,
+    name: 'dashboard: maintainers\' superseded marks (series_overrides) in the queue state, the shown name to sort by',
+    sql: `
+      -- A series a maintainer marked superseded (by mail, \`patchgate: superseded\`, or on the dashboard) is
+      -- superseded in the queue; the queue sorts by the name it shows (the series name, else patch 1's).
+      DROP INDEX IF EXISTS series_name;
+      ALTER TABLE series_queue ADD COLUMN name TEXT;
+      CREATE INDEX series_queue_name ON series_queue (name COLLATE NOCASE, first_date, series_id);
+      DROP VIEW series_queue_v;
+      CREATE VIEW series_queue_v AS
+        SELECT s.id AS series_id,
+          CASE
+            WHEN EXISTS (SELECT 1 FROM series n WHERE json_extract(n.doc, '$.previous') = s.id || '') THEN 'superseded'  -- || '': no affinity, so the index applies
+            WHEN EXISTS (SELECT 1 FROM series_overrides v WHERE v.series_id = s.id AND v.key = 'superseded') THEN 'superseded'
+            WHEN s.received_all = 0 THEN 'incomplete'
+            WHEN r.state IS NULL OR r.state = 'cancelled' THEN 'new'
+            WHEN r.state = 'queued' THEN 'queued'
+            WHEN r.state = 'running' THEN CASE
+              WHEN EXISTS (SELECT 1 FROM outcomes o WHERE o.series_id = s.id AND o.version = s.version AND o.stage = 'build') THEN 'testing'
+              WHEN EXISTS (SELECT 1 FROM outcomes o WHERE o.series_id = s.id AND o.version = s.version AND o.stage = 'apply'
+                           AND o.status IN ('success', 'warning')) THEN 'building'
+              ELSE 'queued' END
+            WHEN r.verdict IN ('failure', 'conflict') THEN 'failed'
+            WHEN r.verdict IN ('success', 'warning') THEN CASE
+              WHEN r.last_stage = 'apply' THEN 'applied'
+              WHEN EXISTS (SELECT 1 FROM json_each(s.doc, '$.patches') p WHERE NOT EXISTS (SELECT 1 FROM json_each(p.value, '$.trailers') tr
+                           WHERE lower(json_extract(tr.value, '$.name')) IN ('acked-by', 'reviewed-by'))) THEN 'needs-ack'
+              ELSE 'passed' END
+            ELSE 'new'
+          END AS state,
+          (SELECT coalesce(json_extract(m.parsed, '$.listId'), CASE WHEN m.source GLOB '*[/#]*' THEN NULL ELSE m.source END) FROM messages m
+            WHERE m.msgid = coalesce(json_extract(s.doc, '$.cover'), json_extract(s.doc, '$.patches[0].msgid'))
+            ORDER BY m.seq LIMIT 1) AS list,
+          (SELECT count(*) FROM json_each(s.doc, '$.patches')) AS patches,
+          (SELECT count(*) FROM json_each(s.doc, '$.patches') p, json_each(p.value, '$.trailers') tr
+            WHERE lower(json_extract(tr.value, '$.name')) = 'acked-by') AS acks,
+          (SELECT count(*) FROM json_each(s.doc, '$.patches') p, json_each(p.value, '$.trailers') tr
+            WHERE lower(json_extract(tr.value, '$.name')) = 'reviewed-by') AS reviews,
+          (SELECT count(*) FROM json_each(s.doc, '$.patches') p WHERE EXISTS (SELECT 1 FROM json_each(p.value, '$.trailers') tr
+            WHERE lower(json_extract(tr.value, '$.name')) IN ('acked-by', 'reviewed-by'))) AS acked_patches,
+          s.first_date,
+          coalesce(s.name, json_extract(s.doc, '$.patches[0].name')) AS name
+        FROM series s
+        LEFT JOIN runs r ON r.series_id = s.id AND r.version = s.version;
+      CREATE TRIGGER series_queue_overrides_ins AFTER INSERT ON series_overrides WHEN NEW.key = 'superseded' BEGIN
+        DELETE FROM series_queue WHERE series_id = NEW.series_id;
+        INSERT INTO series_queue SELECT * FROM series_queue_v WHERE series_id = NEW.series_id;
+      END;
+      CREATE TRIGGER series_queue_overrides_upd AFTER UPDATE ON series_overrides WHEN NEW.key = 'superseded' OR OLD.key = 'superseded' BEGIN
+        DELETE FROM series_queue WHERE series_id = NEW.series_id;
+        INSERT INTO series_queue SELECT * FROM series_queue_v WHERE series_id = NEW.series_id;
+        DELETE FROM series_queue WHERE series_id = OLD.series_id;
+        INSERT INTO series_queue SELECT * FROM series_queue_v WHERE series_id = OLD.series_id;
+      END;
+      CREATE TRIGGER series_queue_overrides_del AFTER DELETE ON series_overrides WHEN OLD.key = 'superseded' BEGIN
+        DELETE FROM series_queue WHERE series_id = OLD.series_id;
+        INSERT INTO series_queue SELECT * FROM series_queue_v WHERE series_id = OLD.series_id;
+      END;
+      DELETE FROM series_queue;
+      INSERT INTO series_queue SELECT * FROM series_queue_v;
+    `,
+  },
 ];

@@ -22,6 +22,13 @@ export function filterParams(f: SeriesFilter): Record<string, string | undefined
   return { tree: f.tree, list: f.list, state: f.state, project: f.project, submitter: f.submitter, age: f.age, q: f.q, sort: f.sort, order: f.order };
 }
 
+/** The series name, else its first patch's (marked), else a placeholder. */
+function displayName(s: Series): string {
+  if (s.name) return esc(s.name);
+  const first = [...s.patches].sort((a, b) => a.number - b.number)[0];
+  return first ? `<i>${esc(first.name)}</i>` : '(no name yet)';
+}
+
 function when(iso: string | null | undefined): string {
   return esc((iso ?? '').slice(0, 16).replace('T', ' '));
 }
@@ -51,12 +58,12 @@ export function queuePage(rows: SeriesRow[], total: number, f: SeriesFilter, c: 
     const projects = projectsOf(s.id);
     return `<tr data-series="${esc(s.id)}" data-state="${esc(r.state)}">
 <td>${status(r.state)}</td>
-<td><a class="series-link" href="${seriesHref(s.id)}">${esc(s.name ?? '(no name yet)')}</a>${s.rfc ? ' <span class="muted">RFC</span>' : ''}
+<td><a class="series-link" href="${seriesHref(s.id)}">${displayName(s)}</a>${s.rfc ? ' <span class="muted">RFC</span>' : ''}
  ${s.tags.map((t) => `<span class="muted">[${esc(t)}]</span>`).join(' ')}${projects.map((p) => ` <a class="muted" href="${esc(href('/', { project: p }))}">#${esc(p)}</a>`).join('')}</td>
 <td>v${s.version}</td><td>${s.patches.length}/${s.total}</td>
 <td class="verdicts">${icon('apply', r.apply)}${icon('build', r.build)}${icon('gate', r.gate, gatesTitle)}</td>
 <td title="${r.acks} Acked-by, ${r.reviews} Reviewed-by">${r.acks + r.reviews ? `${r.acks}A ${r.reviews}R` : '<span class="muted">0</span>'}</td>
-<td>${esc(r.tree ?? '')}</td><td class="muted">${esc(r.list ?? '')}</td>
+<td>${esc(r.tree ?? '')}</td><td class="muted" title="${esc(r.list ?? '')}">${esc((r.list ?? '').split('.')[0])}</td>
 <td><a href="${esc(href('/', { submitter: s.submitter.email }))}">${esc(s.submitter.name || s.submitter.email)}</a></td><td class="muted">${when(r.firstDate)}</td></tr>`;
   }).join('\n');
   const offset = f.offset ?? 0, limit = f.limit ?? 100;
@@ -94,6 +101,8 @@ export interface SeriesPageData {
   outbox: OutboxRow[];
   run: { state: string; verdict: string | null; detail: string | null; branch: string | null; updated_at: string } | null;
   projects: string[];
+  /** a maintainer marked it superseded */
+  marked: boolean;
 }
 
 export function seriesPage(d: SeriesPageData): string {
@@ -140,7 +149,7 @@ export function seriesPage(d: SeriesPageData): string {
   }).join('');
   const mails = outbox.map((m) => `<details class="reply" data-state="${esc(m.state)}"><summary>v${m.version} ${esc(m.channel)} ${status(m.state)} ${esc(m.message_id)}${m.sent_at ? ` sent ${when(m.sent_at)}` : ''}</summary><pre>${esc(m.payload)}</pre></details>`).join('\n');
   const run = d.run ? `<p>run: ${status(d.run.state)}${d.run.verdict ? ` verdict ${status(d.run.verdict)}` : ''}${d.run.detail ? ` <span class="muted">${esc(d.run.detail)}</span>` : ''}${d.run.branch ? ` · branch <code>${esc(d.run.branch)}</code>` : ''}</p>` : '<p class="muted">not run yet</p>';
-  return page(s.name ?? s.id, `<h2>${esc(s.name ?? '(no name yet)')} <span class="muted">v${s.version}</span> <span id="state">${status(row.state)}</span></h2>
+  return page(s.name ?? s.id, `<h2>${displayName(s)} <span class="muted">v${s.version}</span> <span id="state">${status(row.state)}</span></h2>
 <p>submitter ${esc(s.submitter.name)} &lt;${esc(s.submitter.email)}&gt; · id <code>${esc(s.id)}</code>${row.list ? ` · list ${esc(row.list)}` : ''}
 ${s.cover ? ` · cover <code>${esc(s.cover)}</code>` : ''}${s.base_commit ? ` · base-commit <code>${esc(s.base_commit)}</code>` : ''}
 ${d.projects.map((p) => ` <a href="${esc(href('/', { project: p }))}">#${esc(p)}</a>`).join('')}</p>
@@ -155,7 +164,8 @@ ${perf ? `<h3>performance</h3>${perf}` : ''}
 <h3>revisions</h3><ul id="revisions">${revs}</ul>
 ${compare}
 <h3>actions</h3>
-<form method="post" action="${esc(seriesHref(s.id))}/retest" class="filters"><input type="password" name="token" placeholder="maintainer token" aria-label="token" autocomplete="off"><button type="submit">retest v${s.version}</button></form>`);
+<form method="post" action="${esc(seriesHref(s.id))}/retest" class="filters"><input type="password" name="token" placeholder="maintainer token" aria-label="token" autocomplete="off"><button type="submit">retest v${s.version}</button></form>
+<form method="post" action="${esc(seriesHref(s.id))}/supersede" class="filters"><input type="password" name="token" placeholder="maintainer token" aria-label="token for supersede" autocomplete="off">${d.marked ? '<input type="hidden" name="undo" value="1"><button type="submit">unmark superseded</button>' : '<button type="submit">mark superseded</button>'}</form>`);
 }
 
 export function outboxPage(rows: OutboxRow[]): string {

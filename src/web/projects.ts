@@ -61,7 +61,8 @@ export function matchesProject(p: Project, s: Series): boolean {
 }
 
 export function ensureProjectTable(db: Db): void {
-  db.exec('CREATE TEMP TABLE IF NOT EXISTS series_project (project TEXT NOT NULL, series_id TEXT NOT NULL, PRIMARY KEY (project, series_id)) WITHOUT ROWID');
+  db.exec(`CREATE TEMP TABLE IF NOT EXISTS series_project (project TEXT NOT NULL, series_id TEXT NOT NULL, PRIMARY KEY (project, series_id)) WITHOUT ROWID;
+           CREATE INDEX IF NOT EXISTS temp.series_project_id ON series_project (series_id, project);`);
 }
 
 /** Keeps temp.series_project current for one connection. */

@@ -86,7 +86,7 @@ const STATE_ORDER = `CASE q.state ${SERIES_STATES.map((s, i) => `WHEN '${s}' THE
 function orderBy(f: SeriesFilter): string {
   const dir = (def: 'asc' | 'desc') => ((f.order ?? def) === 'asc' ? 'ASC' : 'DESC');
   switch (f.sort) {
-    case 'name': return `s.name COLLATE NOCASE ${dir('asc')}, q.first_date DESC, q.series_id DESC`;
+    case 'name': return `q.name COLLATE NOCASE ${dir('asc')}, q.first_date DESC, q.series_id DESC`;
     case 'state': return `${STATE_ORDER} ${dir('asc')}, q.first_date DESC, q.series_id DESC`;
     case 'submitter': return `s.submitter ${dir('asc')}, q.first_date DESC, q.series_id DESC`;
     default: return `q.first_date ${dir('desc')}, q.series_id ${dir('desc')}`;
@@ -96,7 +96,7 @@ function orderBy(f: SeriesFilter): string {
 function whereOf(db: Db, f: SeriesFilter): { where: string; params: Record<string, unknown>; needs: { s: boolean; r: boolean } } {
   const where: string[] = [];
   const params: Record<string, unknown> = {};
-  const needs = { s: f.sort === 'name' || f.sort === 'submitter', r: false };
+  const needs = { s: f.sort === 'submitter', r: false };
   if (f.tree) {
     where.push('r.tree = @tree');
     params.tree = f.tree;

@@ -51,10 +51,10 @@ export function lineDiff(a: string[], b: string[], context = 3, maxCells = 4_000
       ops.push({ op: ' ', text: A[i] });
       i++;
       j++;
-    } else if (j < m && (i >= n || L[i * w + j + 1] >= L[(i + 1) * w + j])) {
-      ops.push({ op: '+', text: Bs[j++] });
-    } else {
+    } else if (i < n && (j >= m || L[(i + 1) * w + j] >= L[i * w + j + 1])) {
       ops.push({ op: '-', text: A[i++] });
+    } else {
+      ops.push({ op: '+', text: Bs[j++] });
     }
   }
   for (const text of a.slice(a.length - tail)) ops.push({ op: ' ', text });

@@ -4,6 +4,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Queue } from 'bullmq';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import client from 'prom-client';
 import type { Series } from '../series/types.js';
@@ -12,6 +13,7 @@ import { loadSeries } from '../store/series.js';
 import { outboxPage, projectsPage, queuePage, seriesPage, workersPage, type SourceRow } from './pages.js';
 import { ProjectIndex, projectSummary, type Project } from './projects.js';
 import { distinctValues, outboxOf, outcomesOf, querySeries, seriesRow, SORT_KEYS, storeVersion, type SeriesFilter, type SortKey } from './queries.js';
+import { mountBullBoard } from './bull-board.js';
 import { readQueues, type QueueSource } from './queues.js';
 import { compareRevisions } from './revisions.js';
 
@@ -27,6 +29,8 @@ export interface WebOptions {
   queues?: QueueSource | null;
   /** how often /api/events looks for changes, ms (default 2000) */
   pollMs?: number;
+  /** mount bull-board (read-only) at /queues/ over these queues */
+  bullBoard?: Queue[];
 }
 
 const num = (v: string | undefined) => (v && /^\d{1,7}$/.test(v) ? parseInt(v, 10) : undefined);
@@ -94,6 +98,7 @@ export async function createWebServer(opts: WebOptions): Promise<FastifyInstance
   const diffOf = db.prepare("SELECT json_extract(parsed, '$.diff') FROM messages WHERE msgid = ? ORDER BY seq LIMIT 1").pluck();
   const runOf = db.prepare('SELECT state, verdict, detail, branch, updated_at FROM runs WHERE series_id = ? AND version = ?');
 
+  const bullBoard = opts.bullBoard?.length ? await mountBullBoard(app, opts.bullBoard) : null;
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry });
   new client.Gauge({
@@ -208,27 +213,49 @@ export async function createWebServer(opts: WebOptions): Promise<FastifyInstance
   });
 
   // --- actions (maintainers only) ----------------------------------------------------------------------
-  const retest = async (id: string, token: string | undefined) => {
+  type Action = 'retest' | 'supersede' | 'unsupersede';
+  const markStmt = db.prepare("INSERT OR IGNORE INTO series_marks (series_id, mark, note) VALUES (?, 'superseded', ?)");
+  const unmarkStmt = db.prepare("DELETE FROM series_marks WHERE series_id = ? AND mark = 'superseded'");
+  const act = async (action: Action, id: string, token: string | undefined): Promise<{ code: number; body: Record<string, string> }> => {
     if (!tokenMatches(opts.actionToken, token)) return { code: 401, body: { error: 'a maintainer token is needed for this action' } };
     const s = loadSeries(db, id);
     if (!s) return { code: 404, body: { error: `no series ${id}` } };
+    if (action === 'supersede') {
+      markStmt.run(s.id, 'marked from the dashboard');
+      return { code: 200, body: { marked: 'superseded' } };
+    }
+    if (action === 'unsupersede') {
+      unmarkStmt.run(s.id);
+      return { code: 200, body: { unmarked: 'superseded' } };
+    }
     if (!opts.onRetest) return { code: 503, body: { error: 'no pipeline is attached to this server' } };
     return { code: 200, body: { queued: await opts.onRetest(s.id, s.version) } };
   };
   app.post('/api/series/:id/retest', async (req, reply) => {
-    const r = await retest((req.params as { id: string }).id, bearer(req));
+    const r = await act('retest', (req.params as { id: string }).id, bearer(req));
+    return reply.code(r.code).send(r.body);
+  });
+  app.post('/api/series/:id/supersede', async (req, reply) => {
+    const r = await act('supersede', (req.params as { id: string }).id, bearer(req));
+    return reply.code(r.code).send(r.body);
+  });
+  app.delete('/api/series/:id/supersede', async (req, reply) => {
+    const r = await act('unsupersede', (req.params as { id: string }).id, bearer(req));
     return reply.code(r.code).send(r.body);
   });
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 4096 }, (_req, body, done) => {
     done(null, Object.fromEntries(new URLSearchParams(body as string)));
   });
-  app.post('/series/:id/retest', async (req, reply) => {
-    const { id } = req.params as { id: string };
+  // the same actions from the pages' forms (no JavaScript): the token is a form field
+  app.post('/series/:id/:action', async (req, reply) => {
+    const { id, action } = req.params as { id: string; action: string };
     const form = (req.body ?? {}) as Record<string, string>;
-    const r = await retest(id, bearer(req) ?? form.token);
-    const msg = r.code === 200 ? `queued: ${(r.body as { queued: string }).queued}` : (r.body as { error: string }).error;
+    const kind: Action | null = action === 'retest' ? 'retest' : action === 'supersede' ? (form.undo ? 'unsupersede' : 'supersede') : null;
+    if (!kind) return reply.code(404).type('text/plain').send('no such action\n');
+    const r = await act(kind, id, bearer(req) ?? form.token);
+    const msg = r.code === 200 ? Object.entries(r.body).map(([k, v]) => `${k}: ${v}`).join(', ') : r.body.error;
     reply.code(r.code).type('text/html; charset=utf-8');
-    return `<!doctype html><meta charset="utf-8"><title>retest</title><p id="result">${msg.replace(/[&<>"']/g, '')}</p><p><a href="/series/${encodeURIComponent(id)}">back</a></p>`;
+    return `<!doctype html><meta charset="utf-8"><title>${action}</title><p id="result">${msg.replace(/[&<>"']/g, '')}</p><p><a href="/series/${encodeURIComponent(id)}">back</a></p>`;
   });
 
   // --- pages -------------------------------------------------------------------------------------------
@@ -254,7 +281,8 @@ export async function createWebServer(opts: WebOptions): Promise<FastifyInstance
     const compare = older ? { older, pairs: compareRevisions(older, s, (m) => (diffOf.get(m) as string | null | undefined) ?? null) } : null;
     const run = (runOf.get(s.id, s.version) as { state: string; verdict: string | null; detail: string | null; branch: string | null; updated_at: string } | undefined) ?? null;
     reply.type('text/html; charset=utf-8');
-    return seriesPage({ row, revisions, compare, outcomes: outcomesOf(db, s.id, s.version), outbox: outboxOf(db, s.id), run, projects: projects.projectsOf(s.id) });
+    const marked = db.prepare("SELECT 1 FROM series_marks WHERE series_id = ? AND mark = 'superseded'").get(s.id) !== undefined;
+    return seriesPage({ row, revisions, compare, outcomes: outcomesOf(db, s.id, s.version), outbox: outboxOf(db, s.id), run, projects: projects.projectsOf(s.id), marked });
   });
   app.get('/outbox', async (_req, reply) => {
     reply.type('text/html; charset=utf-8');
@@ -269,7 +297,7 @@ export async function createWebServer(opts: WebOptions): Promise<FastifyInstance
     const q = await readQueues(opts.queues ?? null);
     const sources = db.prepare('SELECT * FROM source_health ORDER BY source').all() as SourceRow[];
     reply.type('text/html; charset=utf-8');
-    return workersPage(q, sources, null);
+    return workersPage(q, sources, bullBoard);
   });
   return app;
 }

@@ -194,6 +194,8 @@ async function main(): Promise<void> {
       ['API, state + tree filter', '/api/series?state=failed&tree=net-next&limit=100'],
       ['API, search', '/api/series?q=virtio&limit=100'],
       ['series page with perf plots', `/series/${encodeURIComponent(perfId)}`],
+      ['projects page (11 projects, history plots)', '/projects'],
+      ['workers page (Redis not configured)', '/workers'],
     ];
     const { default: autocannon } = await import('autocannon');
     // warm up every route (the first queue request builds the project index)
@@ -207,9 +209,9 @@ async function main(): Promise<void> {
     const [st] = results;
     const f = (v: number, w = 7) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)).padStart(w);
     process.stdout.write(`\nloopback; one request at a time (exact), then autocannon with ${connections} connections (ms resolution); ${duration} s per route\n`);
-    process.stdout.write(`${'route'.padEnd(36)} ${'p50'.padStart(7)} ${'p99'.padStart(7)} ${'x static'.padStart(9)} | ${'req/s'.padStart(7)} ${'p50'.padStart(6)} ${'p99'.padStart(6)} ${'static/x'.padStart(9)} ${'KB'.padStart(6)} err\n`);
+    process.stdout.write(`${'route'.padEnd(44)} ${'p50'.padStart(7)} ${'p99'.padStart(7)} ${'x static'.padStart(9)} | ${'req/s'.padStart(7)} ${'p50'.padStart(6)} ${'p99'.padStart(6)} ${'static/x'.padStart(9)} ${'KB'.padStart(6)} err\n`);
     for (const r of results) {
-      process.stdout.write(`${r.name.padEnd(36)} ${f(r.seq.p50)} ${f(r.seq.p99)} ${(r.seq.p50 / st.seq.p50).toFixed(1).padStart(8)}x | ${r.rps.toFixed(0).padStart(7)} ${f(r.p50, 6)} ${f(r.p99, 6)} ${(st.rps / Math.max(r.rps, 1e-9)).toFixed(1).padStart(8)}x ${(r.bytes / 1024).toFixed(1).padStart(6)} ${r.errors}\n`);
+      process.stdout.write(`${r.name.padEnd(44)} ${f(r.seq.p50)} ${f(r.seq.p99)} ${(r.seq.p50 / st.seq.p50).toFixed(1).padStart(8)}x | ${r.rps.toFixed(0).padStart(7)} ${f(r.p50, 6)} ${f(r.p99, 6)} ${(st.rps / Math.max(r.rps, 1e-9)).toFixed(1).padStart(8)}x ${(r.bytes / 1024).toFixed(1).padStart(6)} ${r.errors}\n`);
     }
   } finally {
     child?.kill('SIGTERM');

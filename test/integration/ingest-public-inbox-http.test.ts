@@ -47,7 +47,7 @@ function deliver(name: string, raw: Buffer): void {
 beforeAll(async () => {
   tmp = tempDir('pihttp');
   archive = cloneArchive(tmp);
-  const msgs = await archiveMessages(archive, 0, 320);
+  const msgs = await archiveMessages(archive, 0, 400);
   later = msgs.slice(300);
   writeFileSync(path.join(tmp, 'virt.mbox'), toMboxrd(msgs.slice(0, 300)));
   const pidir = path.join(tmp, 'pi');
@@ -56,6 +56,7 @@ beforeAll(async () => {
   pi('create', pidir, 'small',
     path.join(corpus, 'b4', 'trailers-thread-with-cover-followup.mbox'),
     path.join(corpus, 'patchwork', 'series', 'revision-basic.mbox'));
+  pi('create', pidir, 'burst', path.join(tmp, 'virt.mbox'));
   base = pi('serve', pidir, String(port));
 }, 120_000);
 
@@ -133,6 +134,35 @@ describe('public-inbox HTTP source against public-inbox-httpd', () => {
     viaGit.close();
     removeDir(dir);
   });
+
+  it('more new mail than the feed shows: a warning, or with catch_up: git every message from the epochs', async () => {
+    const pidir = path.join(tmp, 'pi');
+    const dir = tempDir('pihttp-gap');
+    const plain = openDb(':memory:');
+    const catching = openDb(':memory:');
+    const plainSource = { name: 'burst', type: 'public-inbox-http', url: `${base}/burst/` } as SourceSettings;
+    const catchSource = { name: 'burst', type: 'public-inbox-http', url: `${base}/burst/`, catch_up: 'git' } as SourceSettings;
+    await poll(plain, dir, plainSource);
+    await poll(catching, dir, catchSource);
+    // a burst of 40 messages between two polls; the feed lists 25
+    const burst = later.slice(40, 80);
+    writeFileSync(path.join(tmp, 'burst.mbox'), toMboxrd(burst));
+    pi('import', pidir, 'burst', path.join(tmp, 'burst.mbox'));
+    const ids = burst.map((m) => /^message-id:\s*(<[^>]+>)/im.exec(m.toString('latin1'))![1]);
+
+    await poll(plain, dir, plainSource);
+    const missed = ids.filter((id) => !has(plain, id));
+    expect(missed.length).toBeGreaterThan(0); // what the feed no longer shows
+
+    const r = await poll(catching, dir, catchSource);
+    expect(r.result.note).toMatch(/^gap in the feed: caught up from git/);
+    expect(ids.filter((id) => !has(catching, id))).toEqual([]);
+    // and from then on the feed is followed as before
+    expect((await poll(catching, dir, catchSource)).result.read).toBe(0);
+    plain.close();
+    catching.close();
+    removeDir(dir);
+  }, 120_000);
 
   it('a message delivered with public-inbox-mda while the daemon runs is ingested within one poll interval', async () => {
     const dir = tempDir('pihttp-daemon');

@@ -292,6 +292,44 @@ describe('GitHub reports from the report stage', () => {
     expect(result.comment.action).toBe('left alone: revision 2 of the pull request is newer');
   });
 
+  it('a sender that died mid-delivery: the row is recovered and delivered again, editing what it had created', async () => {
+    const gh = fakeGithub(7);
+    const settings = settingsFor();
+    const clients = installationClients(settings, { Octokit: quietOctokit });
+    const s1 = await storePull('pull_request.opened', 'pr-7-head1.patch');
+    storeOutcomes(db, s1, 'failure');
+    recordVerdict(db, s1.id, s1.version, settings);
+    // the dead sender had created the comment and one check run, then died (its claim names a gone pid)
+    await deliverOutbox(db, settings, logger, { github: clients });
+    db.prepare(`UPDATE outbox SET state = 'sending', claimed_by = '999999999@' || ? || '#dead' WHERE channel = 'github'`).run((await import('node:os')).hostname());
+    gh.checkRuns.pop();
+    const created = gh.calls.filter((c) => c.startsWith('POST comment')).length;
+    expect((await deliverOutbox(db, settings, logger, { github: clients })).github).toMatchObject({ sent: 1 });
+    expect(gh.calls.filter((c) => c.startsWith('POST comment')).length).toBe(created);
+    expect(gh.comments.filter((c) => c.user === 'patchgate[bot]')).toHaveLength(1);
+    expect(gh.checkRuns.map((r) => r.name)).toEqual(['patchgate/apply', 'patchgate/build']);
+  });
+
+  it('two senders at once (two report workers): one comment, not two', async () => {
+    const gh = fakeGithub(7);
+    const settings = settingsFor();
+    const clients = installationClients(settings, { Octokit: quietOctokit });
+    const s1 = await storePull('pull_request.opened', 'pr-7-head1.patch');
+    storeOutcomes(db, s1, 'failure');
+    recordVerdict(db, s1.id, s1.version, settings);
+    storeOutcomes(db, s1, 'success');
+    recordVerdict(db, s1.id, s1.version, settings);
+    const [a, b] = await Promise.all([
+      deliverOutbox(db, settings, logger, { github: clients }), deliverOutbox(db, settings, logger, { github: clients }),
+    ]);
+    expect((a.github?.sent ?? 0) + (b.github?.sent ?? 0)).toBeGreaterThanOrEqual(1);
+    await deliverOutbox(db, settings, logger, { github: clients });
+    expect(gh.comments.filter((c) => c.user === 'patchgate[bot]')).toHaveLength(1);
+    expect(gh.comments.filter((c) => c.user === 'patchgate[bot]')[0].body).toContain('SUCCESS');
+    expect(gh.checkRuns).toHaveLength(2);
+    expect(db.prepare(`SELECT state FROM outbox WHERE channel = 'github' ORDER BY id`).pluck().all()).toEqual(['sent', 'sent']);
+  });
+
   it('dry-run (the default) records the report and calls nothing; a series from mail queues no GitHub report', async () => {
     const settings = settingsFor({});
     const s1 = await storePull('pull_request.opened', 'pr-7-head1.patch');

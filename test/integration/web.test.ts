@@ -137,7 +137,8 @@ describe('dashboard and /api/ (contract: GET /api/series, GET /healthz)', () => 
 
   it('sorts by name and by state, pages with links that keep the filters', async () => {
     const byName = await api('?sort=name');
-    const names = byName.series.map((s) => (s.name ?? '').toLowerCase());
+    // the name shown: the series name, else patch 1's
+    const names = byName.series.map((s) => (s.name ?? [...s.patches].sort((a, b) => a.number - b.number)[0]?.name ?? '').toLowerCase());
     expect(names).toEqual([...names].sort());
     const desc = await api('?sort=name&order=desc');
     expect(desc.series.map((s) => s.id)).not.toEqual(byName.series.map((s) => s.id));
@@ -213,6 +214,21 @@ describe('dashboard and /api/ (contract: GET /api/series, GET /healthz)', () => 
     const refused = await app.inject({ method: 'POST', url: form, payload: 'token=nope', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
     expect(refused.statusCode).toBe(401);
     expect(refused.body).toContain('a maintainer token is needed');
+  });
+
+  it('a maintainer marks a series superseded (token needed), and can take the mark back', async () => {
+    const all = await api();
+    const target = all.series[all.queue.findIndex((q) => q.state !== 'superseded')];
+    const before = (await api(`?q=${encodeURIComponent(target.id)}`)).queue[0].state;
+    const url = `/api/series/${encodeURIComponent(target.id)}/supersede`;
+    expect((await app.inject({ method: 'POST', url })).statusCode).toBe(401);
+    expect((await api(`?q=${encodeURIComponent(target.id)}`)).queue[0].state).toBe(before);
+    expect((await app.inject({ method: 'POST', url, headers: { authorization: 'Bearer sekrit' } })).statusCode).toBe(200);
+    expect((await api(`?q=${encodeURIComponent(target.id)}`)).queue[0].state).toBe('superseded');
+    expect((await app.inject({ method: 'GET', url: `/series/${encodeURIComponent(target.id)}` })).body).toContain('unmark superseded');
+    const form = await app.inject({ method: 'POST', url: `/series/${encodeURIComponent(target.id)}/supersede`, payload: 'token=sekrit&undo=1', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    expect(form.statusCode).toBe(200);
+    expect((await api(`?q=${encodeURIComponent(target.id)}`)).queue[0].state).toBe(before);
   });
 
   it('the workers page works without Redis and shows source alerts', async () => {

@@ -16,6 +16,8 @@ while [ "$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)
   sleep 0.1; i=$((i + 1))
 done
 echo "PGNET-CLOCK $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
+# the busy-ns metric needs the idle accounting in /proc/timer_list
+grep -q idle_sleeptime /proc/timer_list 2>/dev/null && echo "PGNET-IDLE ok" || echo "PGNET-IDLE missing"
 if [ "$PG_role" = server ]; then
   exec /bin/pgnet -s -p "${PG_port:-12865}"
 fi
@@ -27,4 +29,5 @@ while [ $r -lt "${PG_reps:-1}" ]; do
   r=$((r + 1))
 done
 echo PGNET-DONE
-poweroff -f
+# QEMU runs with -no-reboot: a reboot ends it at once
+reboot -f

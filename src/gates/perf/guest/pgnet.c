@@ -42,11 +42,14 @@ static uint64_t idle_ns(void) {
 	char line[512];
 	uint64_t sum = 0, v;
 	if (!f) return 0;
+	/* lines look like "  .idle_sleeptime : 123456 nsecs" (the name padded to 15 columns) */
 	while (fgets(line, sizeof line, f)) {
+		char name[32];
 		const char *p = line;
-		while (*p == ' ' || *p == '\t') p++;
-		if (sscanf(p, "idle_sleeptime: %llu", (unsigned long long *)&v) == 1) sum += v;
-		else if (sscanf(p, "iowait_sleeptime: %llu", (unsigned long long *)&v) == 1) sum += v;
+		while (*p == ' ' || *p == '\t' || *p == '.') p++;
+		if (sscanf(p, "%31[a-z_] : %llu", name, (unsigned long long *)&v) == 2 &&
+		    (!strcmp(name, "idle_sleeptime") || !strcmp(name, "iowait_sleeptime")))
+			sum += v;
 	}
 	fclose(f);
 	return sum;
