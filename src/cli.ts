@@ -46,6 +46,9 @@ async function loadOptionalCommands(): Promise<void> {
     ['./commands/worker.js', 'registerWorker'],
     ['./commands/ingest.js', 'registerIngest'],
     ['./commands/start.js', 'registerStart'],
+    ['./commands/demo.js', 'registerDemo'],
+    ['./commands/heads.js', 'registerHeads'],
+    ['./commands/gate.js', 'registerGate'],
   ];
   for (const [mod, name] of optional) {
     try {

@@ -9,7 +9,7 @@ import { logger, type Logger } from './log.js';
 import type { ParsedMessage } from './mail/types.js';
 import { queueConfig } from './queue/config.js';
 import type { Pipeline } from './queue/pipeline.js';
-import { loadStageRegistry, closeRegistry } from './queue/registry.js';
+import { loadStageRegistry, closeRegistry, type StageOptions } from './queue/registry.js';
 import { STAGES } from './queue/names.js';
 import { startWorkers, type WorkerHandle } from './queue/worker.js';
 import { executeCommandActions, processCommands } from './report/commands.js';
@@ -29,6 +29,10 @@ export interface DaemonOptions {
   workers?: boolean;
   /** how often new mail is looked for in the store, ms */
   scanMs?: number;
+  /** a stable worker id keeps per-worker checkouts and build dirs warm across restarts (default: random) */
+  workerId?: string;
+  /** options passed to every stage (`{ perf: false }` skips the perf gate) */
+  stageOptions?: StageOptions;
   log?: Logger;
 }
 
@@ -67,7 +71,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
   let registry: Awaited<ReturnType<typeof loadStageRegistry>> | null = null;
   if (o.workers !== false) {
     registry = await loadStageRegistry();
-    workers = await startWorkers({ config: queueConfig(settings), stages: [...STAGES], registry, settings, db, log });
+    workers = await startWorkers({ config: queueConfig(settings), stages: [...STAGES], registry, settings, db, log, workerId: o.workerId, options: o.stageOptions });
     await workers.ready();
   }
   const outbox = startOutboxSender(db, settings, { log });

@@ -6,7 +6,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** config/kconfig/ of this repository. */
-export const FRAGMENT_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'config', 'kconfig');
+/** config/kconfig of the repository: two levels up from src/build/, three from dist/src/build/ (the compiled CLI). */
+export const FRAGMENT_DIR = ((): string => {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const candidates = [path.resolve(here, '..', '..', 'config', 'kconfig'), path.resolve(here, '..', '..', '..', 'config', 'kconfig')];
+  return candidates.find((d) => existsSync(d)) ?? candidates[0];
+})();
 
 /** A fragment name (`kvm-guest`) is config/kconfig/kvm-guest.config; a path is taken as is. */
 export function fragmentPath(nameOrPath: string): string {

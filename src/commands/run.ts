@@ -3,7 +3,7 @@
 // revision of each; an older one in the same mail is reported as superseded), runs the stage workers in
 // this process (the same code as `patchgate worker`), waits for every verdict and prints the JSON.
 // Stages that are not installed report what they have: build [], gates [], reply null.
-import { createHash } from 'node:crypto';
+import { contentHash } from '../mail/parse.js';
 import type { Command } from 'commander';
 import { UsageError, type CliIo } from '../cli.js';
 import { assembleStored, ingestInputs } from '../ingest/ingest.js';
@@ -52,7 +52,7 @@ const UNTIL = ['apply', 'build', 'gates'];
 
 async function* hashing(inputs: AsyncIterable<RawInput>, hashes: Set<string>): AsyncGenerator<RawInput> {
   for await (const input of inputs) {
-    hashes.add(createHash('sha256').update(input.raw).digest('hex'));
+    hashes.add(contentHash(input.raw));
     yield input;
   }
 }

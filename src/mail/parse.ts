@@ -112,7 +112,7 @@ function sha256(buf: Buffer): string {
  * The identity of a message's bytes: sha256 of the raw message without its trailing line breaks, which
  * mbox writers add or drop depending on where the message sits in a file.
  */
-function contentHash(buf: Buffer): string {
+export function contentHash(buf: Buffer): string {
   let end = buf.length;
   while (end > 0 && (buf[end - 1] === 0x0a || buf[end - 1] === 0x0d)) end--;
   return sha256(buf.subarray(0, end));

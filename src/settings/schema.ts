@@ -1,5 +1,6 @@
 // The configuration file's schema (shared/docs/contract.md lists the keys others rely on).
 import { z } from 'zod';
+import { headsSettingsSchema } from '../heads/settings.js';
 
 const secret = z.string().describe('a literal value, or env:NAME to read it from the environment');
 
@@ -99,6 +100,8 @@ export const settingsSchema = z.object({
   }).optional(),
   work_dir: z.string().default('var/work'),
   mail: z.object({ max_bytes: z.number().int().positive().default(20 * 1024 * 1024) }).default({ max_bytes: 20 * 1024 * 1024 }),
+  /** scheduled HEAD runs, history, bisection (src/heads/settings.ts) */
+  heads: headsSettingsSchema.optional(),
 }).passthrough();
 
 export type Settings = z.infer<typeof settingsSchema>;

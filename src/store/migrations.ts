@@ -366,4 +366,81 @@ export const migrations: { id: number; name: string; sql: string }[] = [
       INSERT INTO series_queue SELECT * FROM series_queue_v;
     `,
   },
+  {
+    id: 9,
+    name: 'HEAD runs: every sample with its commit, detected changes, bisections, functional cell results',
+    sql: `
+      CREATE TABLE head_runs (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        tree        TEXT NOT NULL,
+        commit_id   TEXT NOT NULL,                     -- the HEAD measured
+        branch      TEXT,
+        trigger     TEXT NOT NULL,                     -- schedule | cli | web | mail | test
+        status      TEXT NOT NULL,                     -- running | success | failure | skipped
+        accel       TEXT,
+        note        TEXT,
+        data        TEXT NOT NULL DEFAULT '{}',        -- JSON: build, cells not run with their reasons, wall rates
+        started_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+        finished_at TEXT
+      );
+      CREATE INDEX head_runs_tree ON head_runs (tree, id);
+      CREATE TABLE head_samples (
+        run_id      INTEGER NOT NULL REFERENCES head_runs (id) ON DELETE CASCADE,
+        commit_id   TEXT NOT NULL,
+        cell        TEXT NOT NULL,
+        metric      TEXT NOT NULL,
+        boot        INTEGER NOT NULL,
+        value       REAL NOT NULL,
+        PRIMARY KEY (run_id, metric, boot)
+      );
+      CREATE INDEX head_samples_commit ON head_samples (commit_id, metric);
+      CREATE TABLE head_changes (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        tree        TEXT NOT NULL,
+        metric      TEXT NOT NULL,
+        from_run    INTEGER NOT NULL REFERENCES head_runs (id),
+        to_run      INTEGER NOT NULL REFERENCES head_runs (id),
+        verdict     TEXT NOT NULL,                     -- regression | improvement | no-change | noisy
+        change      REAL NOT NULL,
+        low         REAL NOT NULL,
+        high        REAL NOT NULL,
+        p           REAL NOT NULL,
+        created_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+        UNIQUE (from_run, to_run, metric)
+      );
+      CREATE TABLE bisections (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        tree        TEXT NOT NULL,
+        metric      TEXT NOT NULL,
+        change_id   INTEGER REFERENCES head_changes (id),
+        good        TEXT NOT NULL,
+        bad         TEXT NOT NULL,
+        state       TEXT NOT NULL,                     -- running | found | not-reproduced | failed
+        culprit     TEXT,
+        subject     TEXT,
+        change      REAL,
+        low         REAL,
+        high        REAL,
+        steps       INTEGER,
+        retries     INTEGER,
+        bound       INTEGER,
+        range_size  INTEGER,
+        data        TEXT NOT NULL DEFAULT '{}',        -- JSON: the steps with their samples, the summary
+        created_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+        finished_at TEXT
+      );
+      CREATE INDEX bisections_tree ON bisections (tree, id);
+      CREATE TABLE cell_results (
+        tree        TEXT NOT NULL,
+        cell        TEXT NOT NULL,
+        run_id      INTEGER NOT NULL,
+        commit_id   TEXT NOT NULL,
+        attempt     INTEGER NOT NULL,                  -- 1, or 2 for the retry of a failure
+        status      TEXT NOT NULL,                     -- success | failure
+        detail      TEXT,
+        created_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+        PRIMARY KEY (tree, cell, run_id, attempt)
+      );
+    `,
+  },
 ];

@@ -48,7 +48,7 @@ export function page(title: string, body: string, opts: { live?: boolean } = {})
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <link rel="stylesheet" href="/static/dashboard.css">
 </head><body>
-<header><h1><a href="/">patchgate</a></h1><nav><a href="/">queue</a><a href="/projects">projects</a><a href="/workers">workers</a><a href="/outbox">outbox</a><a href="/api/series?limit=100">api</a><a href="/metrics">metrics</a></nav>
+<header><h1><a href="/">patchgate</a></h1><nav><a href="/">queue</a><a href="/projects">projects</a><a href="/workers">workers</a><a href="/outbox">outbox</a><a href="/mail">mail</a><a href="/api/series?limit=100">api</a><a href="/metrics">metrics</a></nav>
 <span id="live-status" class="muted"></span></header>
 <main>
 ${body}

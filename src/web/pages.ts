@@ -103,6 +103,10 @@ export interface SeriesPageData {
   projects: string[];
   /** a maintainer marked it superseded */
   marked: boolean;
+  /** the tree a maintainer set for it, if any */
+  treeSet: string | null;
+  /** trees the tree action offers */
+  trees: string[];
 }
 
 export function seriesPage(d: SeriesPageData): string {
@@ -165,6 +169,8 @@ ${perf ? `<h3>performance</h3>${perf}` : ''}
 ${compare}
 <h3>actions</h3>
 <form method="post" action="${esc(seriesHref(s.id))}/retest" class="filters"><input type="password" name="token" placeholder="maintainer token" aria-label="token" autocomplete="off"><button type="submit">retest v${s.version}</button></form>
+<form method="post" action="${esc(seriesHref(s.id))}/tree" class="filters"><input type="password" name="token" placeholder="maintainer token" aria-label="token for tree" autocomplete="off">
+<input name="tree" list="trees" value="${esc(d.treeSet ?? row.tree ?? '')}" aria-label="tree" placeholder="tree"><datalist id="trees">${d.trees.map((t) => `<option value="${esc(t)}">`).join('')}</datalist><button type="submit">set tree</button>${d.treeSet ? ` <span class="muted">set to ${esc(d.treeSet)}</span>` : ''}</form>
 <form method="post" action="${esc(seriesHref(s.id))}/supersede" class="filters"><input type="password" name="token" placeholder="maintainer token" aria-label="token for supersede" autocomplete="off">${d.marked ? '<input type="hidden" name="undo" value="1"><button type="submit">unmark superseded</button>' : '<button type="submit">mark superseded</button>'}</form>`);
 }
 

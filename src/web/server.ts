@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Queue } from 'bullmq';
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import client from 'prom-client';
 import type { Series } from '../series/types.js';
 import type { Db } from '../store/db.js';
@@ -16,6 +16,8 @@ import { distinctValues, outboxOf, outcomesOf, querySeries, seriesRow, SORT_KEYS
 import { mountBullBoard } from './bull-board.js';
 import { readQueues, type QueueSource } from './queues.js';
 import { compareRevisions } from './revisions.js';
+import { registerMailSinkRoutes } from './mail-sink.js';
+import { registerHeadsRoutes } from './history.js';
 
 export interface WebOptions {
   db: Db;
@@ -29,6 +31,8 @@ export interface WebOptions {
   queues?: QueueSource | null;
   /** how often /api/events looks for changes, ms (default 2000) */
   pollMs?: number;
+  /** the configured trees' names (the tree action accepts only these; absent: any well-formed name) */
+  trees?: string[];
   /** mount bull-board (read-only) at /queues/ over these queues */
   bullBoard?: Queue[];
 }
@@ -213,36 +217,47 @@ export async function createWebServer(opts: WebOptions): Promise<FastifyInstance
   });
 
   // --- actions (maintainers only) ----------------------------------------------------------------------
-  type Action = 'retest' | 'supersede' | 'unsupersede';
-  const markStmt = db.prepare("INSERT OR IGNORE INTO series_marks (series_id, mark, note) VALUES (?, 'superseded', ?)");
-  const unmarkStmt = db.prepare("DELETE FROM series_marks WHERE series_id = ? AND mark = 'superseded'");
-  const act = async (action: Action, id: string, token: string | undefined): Promise<{ code: number; body: Record<string, string> }> => {
+  // Marks and the tree go to series_overrides, where the mail commands put theirs (`patchgate: superseded`,
+  // `patchgate: tree X`): tree selection honours the tree, the queue state the superseded mark.
+  type Action = 'retest' | 'supersede' | 'unsupersede' | 'tree';
+  const WHO = { msgid: 'dashboard', sender: 'a maintainer on the dashboard' };
+  const setOverride = db.prepare(`INSERT INTO series_overrides (series_id, key, value, msgid, sender) VALUES (?, ?, ?, ?, ?)
+      ON CONFLICT (series_id, key) DO UPDATE SET value = excluded.value, msgid = excluded.msgid, sender = excluded.sender,
+        created_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')`);
+  const dropOverride = db.prepare('DELETE FROM series_overrides WHERE series_id = ? AND key = ?');
+  const act = async (action: Action, id: string, token: string | undefined, arg?: string): Promise<{ code: number; body: Record<string, string> }> => {
     if (!tokenMatches(opts.actionToken, token)) return { code: 401, body: { error: 'a maintainer token is needed for this action' } };
     const s = loadSeries(db, id);
     if (!s) return { code: 404, body: { error: `no series ${id}` } };
-    if (action === 'supersede') {
-      markStmt.run(s.id, 'marked from the dashboard');
-      return { code: 200, body: { marked: 'superseded' } };
+    switch (action) {
+      case 'supersede':
+        setOverride.run(s.id, 'superseded', 'yes', WHO.msgid, WHO.sender);
+        return { code: 200, body: { marked: 'superseded' } };
+      case 'unsupersede':
+        dropOverride.run(s.id, 'superseded');
+        return { code: 200, body: { unmarked: 'superseded' } };
+      case 'tree': {
+        const tree = (arg ?? '').trim();
+        if (!/^[\w.+-]{1,64}$/.test(tree) || (opts.trees && !opts.trees.includes(tree))) {
+          return { code: 400, body: { error: `not a configured tree: ${tree.slice(0, 64)}` } };
+        }
+        setOverride.run(s.id, 'tree', tree, WHO.msgid, WHO.sender);
+        return { code: 200, body: { tree: `${tree} (applies from the next run: retest)` } };
+      }
+      default:
+        if (!opts.onRetest) return { code: 503, body: { error: 'no pipeline is attached to this server' } };
+        return { code: 200, body: { queued: await opts.onRetest(s.id, s.version) } };
     }
-    if (action === 'unsupersede') {
-      unmarkStmt.run(s.id);
-      return { code: 200, body: { unmarked: 'superseded' } };
-    }
-    if (!opts.onRetest) return { code: 503, body: { error: 'no pipeline is attached to this server' } };
-    return { code: 200, body: { queued: await opts.onRetest(s.id, s.version) } };
   };
-  app.post('/api/series/:id/retest', async (req, reply) => {
-    const r = await act('retest', (req.params as { id: string }).id, bearer(req));
+  const apiAction = (action: Action) => async (req: FastifyRequest, reply: FastifyReply) => {
+    const body = (req.body ?? {}) as Record<string, string>;
+    const r = await act(action, (req.params as { id: string }).id, bearer(req), body.tree);
     return reply.code(r.code).send(r.body);
-  });
-  app.post('/api/series/:id/supersede', async (req, reply) => {
-    const r = await act('supersede', (req.params as { id: string }).id, bearer(req));
-    return reply.code(r.code).send(r.body);
-  });
-  app.delete('/api/series/:id/supersede', async (req, reply) => {
-    const r = await act('unsupersede', (req.params as { id: string }).id, bearer(req));
-    return reply.code(r.code).send(r.body);
-  });
+  };
+  app.post('/api/series/:id/retest', apiAction('retest'));
+  app.post('/api/series/:id/supersede', apiAction('supersede'));
+  app.delete('/api/series/:id/supersede', apiAction('unsupersede'));
+  app.post('/api/series/:id/tree', apiAction('tree'));
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 4096 }, (_req, body, done) => {
     done(null, Object.fromEntries(new URLSearchParams(body as string)));
   });
@@ -250,9 +265,10 @@ export async function createWebServer(opts: WebOptions): Promise<FastifyInstance
   app.post('/series/:id/:action', async (req, reply) => {
     const { id, action } = req.params as { id: string; action: string };
     const form = (req.body ?? {}) as Record<string, string>;
-    const kind: Action | null = action === 'retest' ? 'retest' : action === 'supersede' ? (form.undo ? 'unsupersede' : 'supersede') : null;
+    const kind: Action | null = action === 'retest' ? 'retest' : action === 'tree' ? 'tree'
+      : action === 'supersede' ? (form.undo ? 'unsupersede' : 'supersede') : null;
     if (!kind) return reply.code(404).type('text/plain').send('no such action\n');
-    const r = await act(kind, id, bearer(req) ?? form.token);
+    const r = await act(kind, id, bearer(req) ?? form.token, form.tree);
     const msg = r.code === 200 ? Object.entries(r.body).map(([k, v]) => `${k}: ${v}`).join(', ') : r.body.error;
     reply.code(r.code).type('text/html; charset=utf-8');
     return `<!doctype html><meta charset="utf-8"><title>${action}</title><p id="result">${msg.replace(/[&<>"']/g, '')}</p><p><a href="/series/${encodeURIComponent(id)}">back</a></p>`;
@@ -281,8 +297,9 @@ export async function createWebServer(opts: WebOptions): Promise<FastifyInstance
     const compare = older ? { older, pairs: compareRevisions(older, s, (m) => (diffOf.get(m) as string | null | undefined) ?? null) } : null;
     const run = (runOf.get(s.id, s.version) as { state: string; verdict: string | null; detail: string | null; branch: string | null; updated_at: string } | undefined) ?? null;
     reply.type('text/html; charset=utf-8');
-    const marked = db.prepare("SELECT 1 FROM series_marks WHERE series_id = ? AND mark = 'superseded'").get(s.id) !== undefined;
-    return seriesPage({ row, revisions, compare, outcomes: outcomesOf(db, s.id, s.version), outbox: outboxOf(db, s.id), run, projects: projects.projectsOf(s.id), marked });
+    const marked = db.prepare("SELECT 1 FROM series_overrides WHERE series_id = ? AND key = 'superseded'").get(s.id) !== undefined;
+    const treeSet = (db.prepare("SELECT value FROM series_overrides WHERE series_id = ? AND key = 'tree'").pluck().get(s.id) as string | undefined) ?? null;
+    return seriesPage({ row, revisions, compare, outcomes: outcomesOf(db, s.id, s.version), outbox: outboxOf(db, s.id), run, projects: projects.projectsOf(s.id), marked, treeSet, trees: opts.trees ?? distinctValues(db).trees });
   });
   app.get('/outbox', async (_req, reply) => {
     reply.type('text/html; charset=utf-8');
@@ -293,12 +310,14 @@ export async function createWebServer(opts: WebOptions): Promise<FastifyInstance
     reply.type('text/html; charset=utf-8');
     return projectsPage(projects.projects.map((p) => projectSummary(db, p)));
   });
+  registerHeadsRoutes(app, db);
   app.get('/workers', async (_req, reply) => {
     const q = await readQueues(opts.queues ?? null);
     const sources = db.prepare('SELECT * FROM source_health ORDER BY source').all() as SourceRow[];
     reply.type('text/html; charset=utf-8');
     return workersPage(q, sources, bullBoard);
   });
+  registerMailSinkRoutes(app, db); // /mail: what a local SMTP sink received (src/demo/mail-sink.ts)
   return app;
 }
 

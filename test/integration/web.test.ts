@@ -229,6 +229,22 @@ describe('dashboard and /api/ (contract: GET /api/series, GET /healthz)', () => 
     const form = await app.inject({ method: 'POST', url: `/series/${encodeURIComponent(target.id)}/supersede`, payload: 'token=sekrit&undo=1', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
     expect(form.statusCode).toBe(200);
     expect((await api(`?q=${encodeURIComponent(target.id)}`)).queue[0].state).toBe(before);
+    // the mark is the same override a `patchgate: superseded` mail command sets
+    db.prepare("INSERT INTO series_overrides (series_id, key, value, msgid, sender) VALUES (?, 'superseded', 'yes', '<cmd@x>', 'maint@x')").run(target.id);
+    expect((await api(`?q=${encodeURIComponent(target.id)}`)).queue[0].state).toBe('superseded');
+    db.prepare("DELETE FROM series_overrides WHERE series_id = ?").run(target.id);
+  });
+
+  it('a maintainer sets the tree (token needed): the override tree selection honours', async () => {
+    const target = (await api()).series[0];
+    const url = `/api/series/${encodeURIComponent(target.id)}/tree`;
+    expect((await app.inject({ method: 'POST', url, payload: { tree: 'net' } })).statusCode).toBe(401);
+    expect((await app.inject({ method: 'POST', url, payload: { tree: 'net; drop' }, headers: { authorization: 'Bearer sekrit' } })).statusCode).toBe(400);
+    expect((await app.inject({ method: 'POST', url, payload: { tree: 'net' }, headers: { authorization: 'Bearer sekrit' } })).statusCode).toBe(200);
+    const { treeOverride } = await import('../../src/report/commands.js');
+    expect(treeOverride(db, target.id)?.tree).toBe('net');
+    expect((await app.inject({ method: 'GET', url: `/series/${encodeURIComponent(target.id)}` })).body).toContain('set to net');
+    db.prepare("DELETE FROM series_overrides WHERE series_id = ?").run(target.id);
   });
 
   it('the workers page works without Redis and shows source alerts', async () => {
