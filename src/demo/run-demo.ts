@@ -2,7 +2,7 @@
 // series assembled and queued, workers for every stage, the outbox), progress while the series go
 // through, then a summary of the verdicts and the replies the sink received. scripts/main-job.sh
 // prepares what lives outside this process (the tree, Redis, the public-inbox and its httpd).
-import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { MultiBar, Presets, type SingleBar } from 'cli-progress';
 import { Redis } from 'ioredis';
@@ -18,6 +18,8 @@ import type { Series } from '../series/types.js';
 import type { Settings } from '../settings/schema.js';
 import { openDb, type Db } from '../store/db.js';
 import { getRun, listOutcomes } from '../store/runs.js';
+import { loadProjects } from '../web/projects.js';
+import { queueSource } from '../web/queues.js';
 import { createWebServer, parseListen } from '../web/server.js';
 import { startMailSink, type MailSink } from './mail-sink.js';
 import { listSinkMail } from './sink-store.js';
@@ -201,7 +203,12 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   try {
     sink = await startMailSink({ db, host: smtp.hostname, port: Number(smtp.port || 25), maildir: demo.sink_maildir, log });
     pipeline = createPipeline({ config, db, log });
-    app = await createWebServer({ db });
+    const projectsFile = path.resolve('config', 'projects.yaml');
+    app = await createWebServer({
+      db, queues: queueSource(settings.redis.url, settings.redis.prefix),
+      projects: existsSync(projectsFile) ? loadProjects(projectsFile) : [],
+      trees: (settings.trees ?? []).map((t) => t.name),
+    });
     daemon = await startDaemon({ db, settings, pipeline, app, workerId: 'demo', stageOptions: { perf: !o.quick }, scanMs: 1000, log });
     const { host, port } = parseListen(settings.web.listen);
     await app.listen({ host, port });

@@ -2,7 +2,7 @@
 // per-transaction guest CPU cost compared with exact rank statistics, more pairs until decisive.
 import path from 'node:path';
 import { runGuestPair, type PairResult, type PerfTest } from './guest-runner.js';
-import { evaluateLook, type Comparison, type GateRule, type SequentialPlan } from './stats.js';
+import { adjustByCovariate, evaluateLook, type Comparison, type GateRule, type SequentialPlan } from './stats.js';
 
 export interface PerfCell {
   id: string;
@@ -26,6 +26,8 @@ export interface PerfGateOptions {
   signal?: AbortSignal;
   /** the guest pair runner (tests of the sequencing pass their own) */
   runPair?: typeof runGuestPair;
+  /** adjust costs for the guest time per transaction (default true: see adjustByCovariate) */
+  adjust?: boolean;
 }
 
 export interface MetricOutcome {
@@ -41,6 +43,8 @@ export interface PerfGateResult {
   summary: string;
   metrics: Record<string, MetricOutcome>;
   samples: { baseline: Record<string, number[]>; candidate: Record<string, number[]> };
+  /** guest ns per transaction of each boot (the covariate), and the fitted slope per metric */
+  covariate: { baseline: Record<string, number[]>; candidate: Record<string, number[]>; slope: Record<string, number> };
   /** wall-clock figures, reported but not gated under TCG */
   wall: { baseline: Record<string, number[]>; candidate: Record<string, number[]> };
   note: string;
@@ -60,6 +64,12 @@ export function costMetrics(cell: PerfCell, r: PairResult): Record<string, numbe
   return out;
 }
 
+/** The covariate of each cost metric: guest time per transaction (or per KB) of the client. */
+export function covariates(cell: PerfCell, r: PairResult): Record<string, number> {
+  const c = r.clients[r.clients.length - 1];
+  return cell.test === 'TCP_STREAM' ? { [`${cell.id}_cost_per_kb`]: c.elapsed_ns / (c.bytes / 1024) } : { [`${cell.id}_cost_per_trans`]: c.elapsed_ns / c.transactions };
+}
+
 function wallMetrics(cell: PerfCell, r: PairResult): Record<string, number> {
   const c = r.clients[r.clients.length - 1];
   return cell.test === 'TCP_STREAM' ? { [`${cell.id}_mbit_s`]: c.throughput } : { [`${cell.id}_trans_s`]: c.trans_per_sec };
@@ -74,6 +84,20 @@ export async function runPerfGate(o: PerfGateOptions): Promise<PerfGateResult> {
   const t0 = Date.now();
   const samples = { baseline: {} as Record<string, number[]>, candidate: {} as Record<string, number[]> };
   const wall = { baseline: {} as Record<string, number[]>, candidate: {} as Record<string, number[]> };
+  const cov = { baseline: {} as Record<string, number[]>, candidate: {} as Record<string, number[]>, slope: {} as Record<string, number> };
+  const adjust = o.adjust ?? o.accel === 'tcg';
+  const evaluate = () => {
+    if (!adjust) return evaluateLook(samples.baseline, samples.candidate, o.rules, o.plan);
+    const b: Record<string, number[]> = {};
+    const c: Record<string, number[]> = {};
+    for (const k of Object.keys(o.rules)) {
+      const a = adjustByCovariate(samples.baseline[k] ?? [], samples.candidate[k] ?? [], cov.baseline[k] ?? [], cov.candidate[k] ?? []);
+      b[k] = a.base;
+      c[k] = a.cand;
+      cov.slope[k] = a.slope;
+    }
+    return evaluateLook(b, c, o.rules, o.plan);
+  };
   const note = o.accel === 'tcg'
     ? 'TCG with -icount: gated on guest CPU cost (instructions) per transaction, not on wall-clock rates'
     : 'KVM: gated on guest CPU cost per transaction; wall-clock rates reported';
@@ -90,13 +114,14 @@ export async function runPerfGate(o: PerfGateOptions): Promise<PerfGateResult> {
             test: cell.test, transactions: cell.transactions, size: cell.size, msg: cell.msg, accel: o.accel,
           });
           push(samples[side], costMetrics(cell, r));
+          push(cov[side], covariates(cell, r));
           push(wall[side], wallMetrics(cell, r));
           o.onProgress?.(`${side} ${cell.id} boot ${samples[side][Object.keys(costMetrics(cell, r))[0]].length}: ${r.wallMs} ms`);
         }
       }
       boots++;
     }
-    last = evaluateLook(samples.baseline, samples.candidate, o.rules, o.plan);
+    last = evaluate();
     o.onProgress?.(last.summary);
     if (last.done) break;
   }
@@ -104,5 +129,5 @@ export async function runPerfGate(o: PerfGateOptions): Promise<PerfGateResult> {
   const metrics: Record<string, MetricOutcome> = {};
   for (const [k, c] of Object.entries(res.metrics)) metrics[k] = { change: c.change, low: c.low, high: c.high, p: c.p, verdict: c.verdict };
   const status = res.status === 'pending' ? 'warning' : res.status;
-  return { status, summary: res.summary, metrics, samples, wall, note, wallMs: Date.now() - t0 };
+  return { status, summary: res.summary, metrics, samples, covariate: cov, wall, note: adjust ? `${note}; costs adjusted for guest time per transaction` : note, wallMs: Date.now() - t0 };
 }

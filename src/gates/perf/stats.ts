@@ -212,3 +212,33 @@ export function evaluateLook(
   else status = 'success';
   return { metrics, done, status, summary: `${look}+${look} boots: ${words}` };
 }
+
+export interface Adjusted {
+  base: number[];
+  cand: number[];
+  /** cost per unit of the covariate (Theil-Sen, within each side, pooled), never negative */
+  slope: number;
+}
+
+/**
+ * Removes the part of a cost that follows a nuisance covariate. Under TCG with -icount, a guest's busy time per
+ * transaction grows with the guest time a transaction takes (timer ticks while briefly idle), and that guest time
+ * follows the host's load. The slope is the median of the pairwise slopes taken within each side only (so the
+ * candidate's own effect does not enter it), and costs are moved to the median covariate of all boots.
+ */
+export function adjustByCovariate(base: number[], cand: number[], xBase: number[], xCand: number[]): Adjusted {
+  const slopes: number[] = [];
+  for (const [ys, xs] of [[base, xBase], [cand, xCand]] as const) {
+    for (let i = 0; i < ys.length; i++) {
+      for (let j = i + 1; j < ys.length; j++) {
+        if (xs[j] !== xs[i]) slopes.push((ys[j] - ys[i]) / (xs[j] - xs[i]));
+      }
+    }
+  }
+  if (slopes.length === 0) return { base: [...base], cand: [...cand], slope: 0 };
+  slopes.sort((a, b) => a - b);
+  const slope = Math.max(0, median(slopes));
+  const x0 = median([...xBase, ...xCand].sort((a, b) => a - b));
+  const adj = (ys: number[], xs: number[]) => ys.map((y, i) => y - slope * (xs[i] - x0));
+  return { base: adj(base, xBase), cand: adj(cand, xCand), slope };
+}

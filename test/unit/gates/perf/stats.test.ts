@@ -136,3 +136,36 @@ describe('the sequential gate on simulated boots', () => {
     expect(power['0.2/0.02']).toBe(1);
   });
 });
+
+describe('adjusting costs for the guest time per transaction', () => {
+  it('removes the load-driven part: A/A samples that differ only by guest time come out equal', async () => {
+    const { adjustByCovariate } = await import('../../../../src/gates/perf/stats.js');
+    // measured shape: ~31,600 ns per transaction plus ~0.0007 ns per ns of guest time per transaction
+    const xb = [250_000, 700_000, 160_000, 300_000, 230_000];
+    const xc = [310_000, 170_000, 1_300_000, 260_000, 210_000];
+    const cost = (x: number, effect = 0) => 31_400 * (1 + effect) + 0.0007 * x;
+    const a = adjustByCovariate(xb.map((x) => cost(x)), xc.map((x) => cost(x)), xb, xc);
+    expect(a.slope).toBeCloseTo(0.0007, 6);
+    const all = [...a.base, ...a.cand];
+    expect(Math.max(...all) - Math.min(...all)).toBeLessThan(1e-6);
+  });
+
+  it('keeps the candidate effect: the slope is fitted within each side only', async () => {
+    const { adjustByCovariate, compare } = await import('../../../../src/gates/perf/stats.js');
+    const xb = [200_000, 400_000, 300_000, 250_000, 350_000];
+    const xc = [210_000, 900_000, 320_000, 260_000, 500_000]; // the candidate happened to run on a busier host
+    const cost = (x: number, effect = 0) => 31_400 * (1 + effect) + 0.0007 * x;
+    const raw = { b: xb.map((x) => cost(x)), c: xc.map((x) => cost(x, 0.02)) };
+    const a = adjustByCovariate(raw.b, raw.c, xb, xc);
+    const cmp = compare(a.base, a.cand, { direction: 'lower-is-better', threshold: 0.003 }, 0.05);
+    expect(cmp.change).toBeCloseTo(0.02, 3);
+    expect(cmp.verdict).toBe('regression');
+  });
+
+  it('never uses a negative slope (more guest time cannot make work cheaper)', async () => {
+    const { adjustByCovariate } = await import('../../../../src/gates/perf/stats.js');
+    const a = adjustByCovariate([3, 2, 1], [3, 2, 1], [1, 2, 3], [1, 2, 3]);
+    expect(a.slope).toBe(0);
+    expect(a.base).toEqual([3, 2, 1]);
+  });
+});
