@@ -135,6 +135,9 @@ Signed-off-by: Net Maintainer <net.maintainer@example.org>"
 UPSTREAM=$(g rev-parse HEAD)
 g checkout -q -b demo-c "$UPSTREAM"
 edit drivers/net/tun.c \
+  '	u16 txq = skb_get_queue_mapping(skb);\n' \
+  '	unsigned int txq = skb_get_queue_mapping(skb);\n'
+edit drivers/net/tun.c \
   '	rcu_read_lock();\n	tfile = rcu_dereference(tun->tfiles[txq]);\n\n	/* Drop packet if interface is not attached */\n	if (!tfile) {\n' \
   '	rcu_read_lock();\n	if (unlikely(txq >= READ_ONCE(tun->numqueues))) {\n		drop_reason = SKB_DROP_REASON_DEV_READY;\n		goto drop;\n	}\n	tfile = rcu_dereference(tun->tfiles[txq]);\n\n	/* Drop packet if interface is not attached */\n	if (!tfile) {\n'
 commit "2026-11-23T14:20:00+00:00" "tun: drop frames for a queue that is being detached
@@ -142,7 +145,8 @@ commit "2026-11-23T14:20:00+00:00" "tun: drop frames for a queue that is being d
 While a queue is detached, tun->numqueues shrinks before the last
 frames queued to it have left the stack, and tun_net_xmit() may look
 up tun->tfiles[] past the queues in use. Drop such frames as if the
-device were not attached.
+device were not attached, comparing the queue index as the unsigned
+int that numqueues is.
 
 Signed-off-by: $AUTHOR_NAME <$AUTHOR_EMAIL>"
 mkdir -p "$WORK/c"

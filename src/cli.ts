@@ -39,7 +39,16 @@ export function buildProgram(io: CliIo): Command {
   return program;
 }
 
-async function loadOptionalCommands(): Promise<void> {
+/** The commands defined in this file's own modules: they need none of the optional ones loaded. */
+const CORE_COMMANDS = new Set(['series', 'am', 'export']);
+
+/**
+ * Loads the command modules the arguments need: only the named command's module (the daemon's and the
+ * workers' modules pull in probot, fastify and bullmq: ~100 MB and a second that `series` does not need),
+ * or all of them for help and unknown commands.
+ */
+async function loadOptionalCommands(argv: string[] = []): Promise<void> {
+  const wanted = argv.find((a) => !a.startsWith('-'));
   // Commands owned by other parts of the tree; each module exports register<Name>(program, io).
   const optional: [string, string][] = [
     ['./commands/run.js', 'registerRun'],
@@ -50,7 +59,9 @@ async function loadOptionalCommands(): Promise<void> {
     ['./commands/heads.js', 'registerHeads'],
     ['./commands/gate.js', 'registerGate'],
   ];
-  for (const [mod, name] of optional) {
+  const named = optional.filter(([mod]) => mod === `./commands/${wanted}.js`);
+  const load = wanted && CORE_COMMANDS.has(wanted) ? [] : named.length ? named : optional;
+  for (const [mod, name] of load) {
     try {
       const m = (await import(mod)) as Record<string, unknown>;
       const fn = m[name];
@@ -64,7 +75,7 @@ async function loadOptionalCommands(): Promise<void> {
 
 /** Runs the CLI; resolves to the exit code. */
 export async function main(argv: string[], io: CliIo = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin }): Promise<number> {
-  await loadOptionalCommands();
+  await loadOptionalCommands(argv);
   const program = buildProgram(io);
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -13,6 +13,8 @@ import { startDaemon, type Daemon } from '../main.js';
 import { queueConfig } from '../queue/config.js';
 import { jobId, STAGES, type Stage } from '../queue/names.js';
 import { createPipeline, type Pipeline } from '../queue/pipeline.js';
+import { closeRegistry, loadStageRegistry, type StageRegistry } from '../queue/registry.js';
+import { startWorkers, type WorkerHandle } from '../queue/worker.js';
 import { ensureRedisServer } from '../queue/redis-server.js';
 import type { Series } from '../series/types.js';
 import type { Settings } from '../settings/schema.js';
@@ -200,6 +202,8 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   let pipeline: Pipeline | null = null;
   let app: Awaited<ReturnType<typeof createWebServer>> | null = null;
   let bars: MultiBar | null = null;
+  let registry: StageRegistry | null = null;
+  const workers: WorkerHandle[] = [];
   try {
     sink = await startMailSink({ db, host: smtp.hostname, port: Number(smtp.port || 25), maildir: demo.sink_maildir, log });
     pipeline = createPipeline({ config, db, log });
@@ -209,7 +213,17 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       projects: existsSync(projectsFile) ? loadProjects(projectsFile) : [],
       trees: (settings.trees ?? []).map((t) => t.name),
     });
-    daemon = await startDaemon({ db, settings, pipeline, app, workerId: 'demo', stageOptions: { perf: !o.quick }, scanMs: 1000, log });
+    // Stage workers in this process, under stable ids so that checkouts and build dirs stay warm from one
+    // run to the next. Apply (and report) get their own checkouts: a series need not wait for the tree's
+    // checkout while another series' kernel build holds it.
+    registry = await loadStageRegistry();
+    const options = { perf: !o.quick };
+    for (const [id, stages] of [['demo-apply', ['apply', 'report']], ['demo', ['build', 'gate']]] as const) {
+      const w = await startWorkers({ config, stages: [...stages], registry, settings, db, log, workerId: id, options });
+      workers.push(w);
+      await w.ready();
+    }
+    daemon = await startDaemon({ db, settings, pipeline, app, workers: false, scanMs: 1000, log });
     const { host, port } = parseListen(settings.web.listen);
     await app.listen({ host, port });
     const dashboard = `http://${settings.web.listen}/`;
@@ -283,6 +297,8 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   } finally {
     bars?.stop();
     await daemon?.close().catch((err: Error) => log.error({ err: err.message }, 'daemon close failed'));
+    for (const w of workers) await w.close().catch((err: Error) => log.error({ err: err.message }, 'workers close failed'));
+    if (registry) await closeRegistry(registry);
     await pipeline?.close().catch(() => undefined);
     await app?.close().catch(() => undefined);
     await sink?.close().catch(() => undefined);

@@ -76,7 +76,7 @@ export async function ingestInputs(
 
 /** Assembles the series document from everything stored, and saves the series snapshots. */
 export function assembleStored(db: Db, opts: AssembleOptions): SeriesDocument {
-  const messages = loadParsedMessages(db);
+  const messages = loadParsedMessages(db, { core: true });
   const doc = assembleSeries(messages, opts);
   const dateOf = new Map(messages.map((m) => [m.msgid, m.date]));
   const firstDates = new Map<string, string | null>();

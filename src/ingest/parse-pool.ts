@@ -14,7 +14,7 @@ export interface ParsePool {
 }
 
 export interface ParsePoolOptions {
-  /** worker threads; default: available cores; 0 parses in process */
+  /** parser threads; default: available cores - 1 (at least 1), the calling thread keeps a core; 0 parses in process */
   workers?: number;
   maxBytes?: number;
   /** batches smaller than this are parsed in process */
@@ -39,7 +39,9 @@ function spawnWorker(maxBytes: number | undefined): Worker {
 }
 
 export async function createParsePool(opts: ParsePoolOptions = {}): Promise<ParsePool> {
-  const size = opts.workers ?? Math.max(1, os.availableParallelism());
+  // one core stays with the calling thread, which reads, stores and assembles while the threads parse
+  // (measured on the archive: parsing ~2.5 CPU-s, the rest ~2.7 CPU-s per 10,000 messages)
+  const size = opts.workers ?? Math.max(1, os.availableParallelism() - 1);
   const minBatch = opts.minBatchForThreads ?? 64;
   const workers: Worker[] = [];
   const pending = new Map<number, Pending>();

@@ -22,8 +22,8 @@ export interface StoreResult {
 
 /** Stores messages (idempotent on msgid + content hash) and the cursor after them, atomically. */
 export function storeMessages(db: Db, items: IncomingMessage[], cursor?: CursorUpdate): StoreResult {
-  const insert = db.prepare(`INSERT OR IGNORE INTO messages (msgid, hash, source, kind, reason, date, subject, sender, raw, parsed)
-                             VALUES (@msgid, @hash, @source, @kind, @reason, @date, @subject, @sender, @raw, @parsed)`);
+  const insert = db.prepare(`INSERT OR IGNORE INTO messages (msgid, hash, source, kind, reason, date, subject, sender, raw, parsed, core)
+                             VALUES (@msgid, @hash, @source, @kind, @reason, @date, @subject, @sender, @raw, @parsed, @core)`);
   const setCursor = db.prepare(`INSERT INTO cursors (source, key, value) VALUES (?, ?, ?)
                                 ON CONFLICT (source, key) DO UPDATE SET value = excluded.value, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')`);
   let inserted = 0;
@@ -40,6 +40,7 @@ export function storeMessages(db: Db, items: IncomingMessage[], cursor?: CursorU
         sender: parsed.from.email,
         raw,
         parsed: JSON.stringify(parsed),
+        core: JSON.stringify(coreOf(parsed)),
       });
       inserted += r.changes;
     }
@@ -57,10 +58,27 @@ export function getCursor(db: Db, source: string, key: string): string | null {
   return row ? row.value : null;
 }
 
-/** Every stored message in arrival order. */
-export function loadParsedMessages(db: Db): ParsedMessage[] {
-  const rows = db.prepare('SELECT parsed FROM messages ORDER BY seq').pluck().all() as string[];
-  return rows.map((r) => JSON.parse(r) as ParsedMessage);
+/**
+ * What the series engine reads of a message: everything but the patch's text told again. A patch keeps its
+ * diff (patch-ids), trailers and dependencies, and loses body, message, notes and amText; replies keep their
+ * body (follow-up trailers are read from it) with quoted lines cut down to their `>` marks. Loading 10,000 messages this way takes a fraction of the memory.
+ */
+export function coreOf(m: ParsedMessage): ParsedMessage {
+  const { amText: _amText, ...rest } = m;
+  if (m.kind === 'patch' || m.kind === 'pull-request') return { ...rest, body: '', message: '', notes: '' };
+  // replies quote whole patches; a quoted line never holds a collected trailer: keep only its `>`
+  return { ...rest, body: m.body.replace(/^(>+).*$/gm, '$1'), message: '', notes: '' };
+}
+
+/**
+ * Every stored message in arrival order. `core` gives the slim copies (coreOf) that series assembly needs;
+ * without it, the full parsed messages (for `am`, reports and the gates).
+ */
+export function loadParsedMessages(db: Db, opts: { core?: boolean } = {}): ParsedMessage[] {
+  const sql = opts.core ? 'SELECT coalesce(core, parsed) FROM messages ORDER BY seq' : 'SELECT parsed FROM messages ORDER BY seq';
+  const out: ParsedMessage[] = [];
+  for (const r of db.prepare(sql).pluck().iterate() as Iterable<string>) out.push(JSON.parse(r) as ParsedMessage);
+  return out;
 }
 
 export function loadRaw(db: Db, msgid: string): Buffer | null {

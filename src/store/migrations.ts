@@ -443,4 +443,13 @@ export const migrations: { id: number; name: string; sql: string }[] = [
       );
     `,
   },
+  {
+    id: 10,
+    name: 'messages: a slim copy of each parsed message for series assembly (no duplicated text of patches)',
+    sql: `
+      -- The series engine needs headers, trailers, dependencies and diffs, not the text of a patch three times
+      -- (body, message, amText). NULL means "use parsed" (rows stored before this migration).
+      ALTER TABLE messages ADD COLUMN core TEXT;
+    `,
+  },
 ];
