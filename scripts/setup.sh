@@ -5,7 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(git redis-server public-inbox ccache busybox-static qemu-system-x86 linux-source-6.1
-          build-essential bc flex bison libelf-dev libssl-dev perl python3 cpio xz-utils iproute2 util-linux chromium)
+          build-essential bc flex bison libelf-dev libssl-dev perl python3 cpio xz-utils iproute2 util-linux)
+# what only the tests need (scripts/test.sh sets it): a browser for the dashboard tests, an IMAP server
+# for the IMAP source's tests
+# shellcheck disable=SC2206
+PACKAGES+=(${PATCHGATE_TEST_PACKAGES:-})
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -17,6 +21,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
     exit 1
   fi
   echo "setup: installing ${missing[*]}" >&2
+  # the CI's contract: apt-get update before any install
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi

@@ -2,7 +2,7 @@
 # Sets everything up and runs the whole test suite (what .ci/run and the README's second command run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+PATCHGATE_TEST_PACKAGES='chromium dovecot-imapd' bash scripts/setup.sh
 
 export GIT_AUTHOR_NAME="${GIT_AUTHOR_NAME:-patchgate test}" GIT_AUTHOR_EMAIL="${GIT_AUTHOR_EMAIL:-test@patchgate.invalid}"
 export GIT_COMMITTER_NAME="${GIT_COMMITTER_NAME:-patchgate test}" GIT_COMMITTER_EMAIL="${GIT_COMMITTER_EMAIL:-test@patchgate.invalid}"
