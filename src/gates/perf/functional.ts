@@ -282,3 +282,92 @@ export async function runHotplug(o: Omit<TapGuestOptions, 'test' | 'transactions
     details: { steps, fault },
   };
 }
+
+export interface MigrationResult extends CheckResult {
+  /** query-migrate of the source at the end: status, total time, downtime (ms) */
+  migrate: Record<string, unknown> | null;
+}
+
+/**
+ * Live migration between two local QEMU processes while TCP_RR runs from the guest to the host side. The two
+ * QEMUs sit on taps bridged in a private namespace (br0 = 10.0.2.1); the destination waits with -incoming.
+ * The check passes when the migration completes and the guest finishes its run on the destination, the
+ * connection surviving the switch (QEMU's self-announce moves the guest's MAC to the destination's tap).
+ */
+export async function runMigration(o: Omit<TapGuestOptions, 'test' | 'transactions'> & { secs?: number; migrateAfterMs?: number }): Promise<MigrationResult> {
+  const { openNetns } = await import('./netns.js');
+  const { buildHostPgnet, startHostServer } = await import('./host-pgnet.js');
+  const { tapGuestArgs } = await import('./topologies.js');
+  mkdirSync(o.workDir, { recursive: true });
+  const secs = o.secs ?? 12;
+  const ns = await openNetns();
+  const pgnet = buildHostPgnet(o.binDir ?? path.join(o.workDir, '..', 'bin'));
+  const server = startHostServer(pgnet, 12865, ns.wrap);
+  const port = 40000 + (process.pid % 20000);
+  const procs: import('node:child_process').ChildProcess[] = [];
+  const steps: string[] = [];
+  let info: Record<string, unknown> | null = null;
+  let fault: string | null = null;
+  const t0 = Date.now();
+  try {
+    ns.exec('ip', ['link', 'add', 'br0', 'type', 'bridge']);
+    ns.exec('ip', ['addr', 'add', '10.0.2.1/24', 'dev', 'br0']);
+    ns.exec('ip', ['link', 'set', 'br0', 'up']);
+    for (const t of ['pgtap0', 'pgtap1']) {
+      ns.exec('ip', ['tuntap', 'add', 'dev', t, 'mode', 'tap']);
+      ns.exec('ip', ['link', 'set', t, 'master', 'br0']);
+      ns.exec('ip', ['link', 'set', t, 'up']);
+    }
+    await server.ready;
+    const guest = { ...o, test: 'TCP_RR' as const, transactions: 0, extraAppend: `pg.secs=${secs}` };
+    const start = (tap: string, tag: string, extra: string[]) => {
+      const args = [...tapGuestArgs({ ...guest, extraQemuArgs: ['-qmp', `unix:${path.join(o.workDir, `${tag}.sock`)},server=on,wait=off`, ...extra] }, tap, path.join(o.workDir, `${tag}.log`))];
+      const p = spawn(ns.wrap[0], [...ns.wrap.slice(1), 'timeout', '-k', '2', String(o.timeoutSec ?? 240), o.qemu ?? 'qemu-system-x86_64', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let err = '';
+      p.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+      const done = new Promise<{ code: number; err: string }>((resolve) => p.on('close', (c) => resolve({ code: c ?? -1, err })));
+      procs.push(p);
+      return done;
+    };
+    const dest = start('pgtap1', 'dest', ['-incoming', `tcp:127.0.0.1:${port}`]);
+    const src = start('pgtap0', 'src', []);
+    await waitFor(path.join(o.workDir, 'src.log'), /^PGNET-RUNNING/m, 120_000);
+    steps.push('guest running TCP_RR on the source');
+    await new Promise((r) => setTimeout(r, o.migrateAfterMs ?? 3000));
+    const m = await qmpConnect(path.join(o.workDir, 'src.sock'));
+    try {
+      await m.cmd('migrate', { uri: `tcp:127.0.0.1:${port}` });
+      steps.push('migrate');
+      for (let i = 0; i < 1200; i++) {
+        info = (await m.cmd('query-migrate')) as Record<string, unknown>;
+        if (info.status === 'completed' || info.status === 'failed' || info.status === 'cancelled') break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      steps.push(`migration ${String(info?.status)}`);
+      await m.cmd('quit').catch(() => undefined);
+    } finally {
+      m.close();
+    }
+    await src;
+    const d = await dest;
+    steps.push(`destination exited ${d.code}`);
+  } catch (err) {
+    fault = (err as Error).message;
+  } finally {
+    for (const p of procs) if (p.exitCode === null) p.kill('SIGTERM');
+    await server.stop();
+    await ns.close();
+  }
+  const destLog = existsSync(path.join(o.workDir, 'dest.log')) ? readFileSync(path.join(o.workDir, 'dest.log'), 'utf8') : '';
+  const result = /^PGNET-STREAM 0 PGNET (\{.*\})\s*$/m.exec(destLog);
+  const client = result ? (JSON.parse(result[1]) as { transactions: number; elapsed_ns: number }) : null;
+  const ok = info?.status === 'completed' && !!client && client.transactions > 0 && destLog.includes('PGNET-DONE');
+  const downtime = info?.downtime as number | undefined;
+  return {
+    check: 'migration', status: ok ? 'success' : 'failure', migrate: info,
+    summary: ok
+      ? `migrated during TCP_RR in ${String(info?.['total-time'] ?? '?')} ms (downtime ${downtime ?? '?'} ms); the guest finished ${client!.transactions} transactions on the destination, ${((Date.now() - t0) / 1000).toFixed(0)} s`
+      : `migration check failed after: ${steps.join(' -> ') || 'nothing'}${fault ? ` (${fault})` : ''}`,
+    details: { steps, fault, client },
+  };
+}

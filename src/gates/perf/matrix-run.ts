@@ -5,7 +5,7 @@ import { runPerfGate, type PerfCell } from './gate.js';
 import { runGuestPair, type ClientResult, type PairOptions, type PairResult } from './guest-runner.js';
 import type { CellOutcome, MatrixCell } from './matrix.js';
 import type { GateRule, SequentialPlan } from './stats.js';
-import { runFileCopy, runHotplug, runQos, type CopyResult } from './functional.js';
+import { runFileCopy, runHotplug, runMigration, runQos, type CopyResult } from './functional.js';
 import { fairness, runSeveralPairs, runTapGuest, type GuestInfo } from './topologies.js';
 
 export interface MatrixRunOptions {
@@ -119,6 +119,10 @@ export async function runFunctionalCell(cell: MatrixCell, o: MatrixRunOptions): 
   if (cell.check === 'hotplug') {
     const r = await runHotplug({ ...base, workDir: path.join(o.workDir, cell.id) });
     return r.status === 'not-run' ? { notRun: r.summary } : { verdict: `${r.status}: ${r.summary}`, details: r };
+  }
+  if (cell.check === 'migration') {
+    const r = await runMigration({ ...base, workDir: path.join(o.workDir, cell.id) });
+    return { verdict: `${r.status}: ${r.summary}`, details: r };
   }
   return { notRun: `no runner for the ${cell.check} check in this patchgate yet` };
 }

@@ -153,7 +153,7 @@ function writable(p: string): boolean {
 }
 
 /** The functional checks patchgate can run today (functional.ts); the others are reported as not run, with that reason. */
-export const FUNCTIONAL_RUNNERS: FunctionalCheck[] = ['file-copy-to-guest', 'file-copy-from-guest', 'qos-cgroup', 'hotplug'];
+export const FUNCTIONAL_RUNNERS: FunctionalCheck[] = ['file-copy-to-guest', 'file-copy-from-guest', 'qos-cgroup', 'hotplug', 'migration'];
 
 export function probeHost(cfg: MatrixConfig, extra: Partial<HostCapabilities> = {}): HostCapabilities {
   const root = process.getuid?.() === 0;

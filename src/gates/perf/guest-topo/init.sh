@@ -59,11 +59,12 @@ if [ "$PG_role" = server ]; then
   exec /bin/pgnet -s -p "$P"
 fi
 /bin/pgnet -H "$PG_peer" -p "$P" -t "${PG_test:-TCP_RR}" -n 200 -r "${PG_size:-1,1}" >/dev/null
+echo PGNET-RUNNING
 r=0
 while [ $r -lt "${PG_reps:-1}" ]; do
   j=0
   while [ $j -lt "$S" ]; do
-    /bin/pgnet -H "$PG_peer" -p $((P + j)) -t "${PG_test:-TCP_RR}" -n "${PG_n:-4000}" -r "${PG_size:-1,1}" -m "${PG_msg:-16384}" > /tmp/out.$j &
+    /bin/pgnet -H "$PG_peer" -p $((P + j)) -t "${PG_test:-TCP_RR}" -n "${PG_n:-4000}" ${PG_secs:+-l $PG_secs} -r "${PG_size:-1,1}" -m "${PG_msg:-16384}" > /tmp/out.$j &
     j=$((j + 1))
   done
   wait

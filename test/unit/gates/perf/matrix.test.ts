@@ -85,7 +85,8 @@ describe('what this host can run', () => {
     expect(cannotRun(byId.get('g2h_tcp_rr_1_vhost_off')!, thisHost, cfg)).toBeNull();
     expect(cannotRun(byId.get('copy_file_copy_to_guest_windows_vhost_off')!, thisHost, cfg)).toBe('no Windows image (windows_image is not set)');
     expect(cannotRun(byId.get('copy_file_copy_to_guest_linux_debug_vhost_off')!, thisHost, cfg)).toMatch(/no debug guest kernel/);
-    expect(cannotRun(byId.get('migration_vhost_off')!, thisHost, cfg)).toMatch(/no runner for the migration check/);
+    expect(cannotRun(byId.get('filter_vlan_filter_vhost_off')!, thisHost, cfg)).toMatch(/no runner for the vlan-filter check/);
+    expect(cannotRun(byId.get('migration_vhost_off')!, { ...thisHost, functionalRunners: ['migration'] }, cfg)).toBeNull();
     expect(cannotRun(byId.get('qos_qos_cgroup_vhost_off')!, { ...thisHost, cgroupCpu: false, functionalRunners: ['qos-cgroup'] }, cfg)).toBe('no writable cgroup cpu controller');
     expect(cannotRun(byId.get('g2h_tcp_rr_1_vhost_off')!, { ...thisHost, root: false }, cfg)).toMatch(/not root/);
     // a guest pair over the socket netdev needs nothing of the host
