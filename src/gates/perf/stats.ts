@@ -9,6 +9,11 @@ export interface MetricRule {
   direction: Direction;
   /** smallest relative change that matters (0.005 = 0.5%); smaller significant changes count as no change */
   threshold: number;
+  /**
+   * at the last look, a metric with no significant change whose interval rules out a worsening above this
+   * (default 3 x threshold) is `no-change` rather than `noisy`: the budget is spent and nothing bad was seen
+   */
+  tolerance?: number;
 }
 
 export interface Comparison {
@@ -196,7 +201,15 @@ export function evaluateLook(
   const look = [...plan.looks].reverse().find((l) => l <= have);
   if (look === undefined) return { metrics, done: false, status: 'pending', summary: `waiting for ${plan.looks[0]} samples per side (have ${have})` };
   const last = look >= plan.looks[plan.looks.length - 1];
-  for (const k of names) metrics[k] = compare(base[k].slice(0, look), cand[k].slice(0, look), rules[k], alpha);
+  for (const k of names) {
+    const c = compare(base[k].slice(0, look), cand[k].slice(0, look), rules[k], alpha);
+    if (last && c.verdict === 'noisy') {
+      const worse = rules[k].direction === 'lower-is-better' ? 1 : -1;
+      const [bLow, bHigh] = worse > 0 ? [c.low, c.high] : [-c.high, -c.low];
+      if (bLow <= 0 && bHigh >= 0 && bHigh < (rules[k].tolerance ?? 3 * rules[k].threshold)) c.verdict = 'no-change';
+    }
+    metrics[k] = c;
+  }
   const failing = names.filter((k) => {
     const v = metrics[k].verdict;
     return rules[k].require === 'improve' ? v === 'regression' || (last && v !== 'improvement') : v === 'regression';

@@ -169,3 +169,25 @@ describe('adjusting costs for the guest time per transaction', () => {
     expect(a.base).toEqual([3, 2, 1]);
   });
 });
+
+describe('the last look', () => {
+  it('ends noisy A/A data as no change when the interval rules out a regression above the tolerance', () => {
+    const r = rng(99);
+    const base = { tcp_rr_cost: samples(r, 12, 31_600, 0.004) };
+    const cand = { tcp_rr_cost: samples(r, 12, 31_600, 0.004) };
+    const strict = evaluateLook(base, cand, { tcp_rr_cost: { direction: 'lower-is-better', threshold: 0.001, require: 'not-regress', tolerance: 0.001 } }, plan);
+    expect(strict.metrics.tcp_rr_cost.verdict).toBe('noisy');
+    expect(strict.status).toBe('warning');
+    const tolerant = evaluateLook(base, cand, { tcp_rr_cost: { direction: 'lower-is-better', threshold: 0.001, require: 'not-regress', tolerance: 0.02 } }, plan);
+    expect(tolerant.metrics.tcp_rr_cost.verdict).toBe('no-change');
+    expect(tolerant.status).toBe('success');
+  });
+
+  it('never turns a significant worsening into no change', () => {
+    const r = rng(5);
+    const base = { tcp_rr_cost: samples(r, 12, 31_600, 0.004) };
+    const cand = { tcp_rr_cost: samples(r, 12, 31_600, 0.004, 0.006) };
+    const res = evaluateLook(base, cand, { tcp_rr_cost: { direction: 'lower-is-better', threshold: 0.003, require: 'not-regress', tolerance: 0.05 } }, plan);
+    expect(res.metrics.tcp_rr_cost.verdict).not.toBe('no-change');
+  });
+});
