@@ -20,6 +20,15 @@ for a in "$@"; do
     *) echo "usage: $0 [--quick] [--keep]" >&2; exit 2 ;;
   esac
 done
+mkdir -p var/demo
+# one main job at a time: a second one would restart the inbox and empty the store under the first
+PIDFILE=var/demo/main-job.pid
+if [ -f "$PIDFILE" ] && other=$(cat "$PIDFILE") && [ "$other" != "$$" ] && kill -0 "$other" 2>/dev/null &&
+   grep -q main-job "/proc/$other/cmdline" 2>/dev/null; then
+  echo "$0: another main job is running (pid $other); wait for it or stop it first" >&2
+  exit 1
+fi
+echo $$ > "$PIDFILE"
 T0=$(date +%s)
 step() { echo "== main job [$(( $(date +%s) - T0 ))s] $*"; }
 
@@ -44,6 +53,7 @@ fi
 
 PI=var/demo/public-inbox
 cleanup() {
+  rm -f "$PIDFILE"
   bash scripts/public-inbox.sh stop "$PI" >/dev/null 2>&1 || true
   if [ -n "$started_redis" ]; then bash scripts/redis.sh stop 6390 var/redis >/dev/null 2>&1 || true; fi
 }

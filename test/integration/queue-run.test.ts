@@ -1,7 +1,7 @@
 // `patchgate run` end to end on real git and a real Redis: series made with git format-patch against a
 // local tree, a collected Reviewed-by, a conflict, --until, a v2 superseding v1 in the same mail.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -9,29 +9,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { main } from '../../src/cli.js';
 import { cleanPrefix, ensureRedis, uniquePrefix } from '../helpers/redis.js';
+import { git, makeSeries as makeSeriesIn, type Edit } from '../helpers/series-repo.js';
+
+function makeSeries(repo: string, name: string, prefixArg: string, commits: Edit[], base = 'main'): string {
+  return makeSeriesIn(repo, dir, name, prefixArg, commits, base);
+}
 
 let dir: string;
 let url: string;
 let prefix: string;
-
-function git(cwd: string, ...args: string[]): string {
-  return execFileSync('git', ['-c', 'user.name=Jo Dev', '-c', 'user.email=jo@example.org', '-c', 'init.defaultBranch=main', ...args], { cwd, encoding: 'utf8' });
-}
-
-/** format-patch output of the commits made by `edit` on a branch from main, as one mbox. */
-function makeSeries(repo: string, name: string, prefixArg: string, commits: { file: string; from: string; to: string; msg: string }[], base = 'main'): string {
-  git(repo, 'checkout', '-q', '-B', name, base);
-  for (const c of commits) {
-    const f = path.join(repo, c.file);
-    writeFileSync(f, readFileSync(f, 'utf8').replace(c.from, c.to));
-    git(repo, 'commit', '-qam', `${c.msg}\n\nSigned-off-by: Jo Dev <jo@example.org>`);
-  }
-  const out = path.join(dir, `patches-${name}`);
-  git(repo, 'format-patch', '-q', '--thread', `--subject-prefix=${prefixArg}`, ...(commits.length > 1 ? ['--cover-letter'] : []), `-${commits.length}`, '-o', out);
-  git(repo, 'checkout', '-q', 'main');
-  return readdirSync(out).sort().map((p) => readFileSync(path.join(out, p), 'utf8')
-    .replace('*** SUBJECT HERE ***', `${name} series`).replace('*** BLURB HERE ***', 'blurb')).join('\n');
-}
 
 function msgidOf(mbox: string, subjectPart: string): string {
   const msgs = mbox.split(/^(?=From [0-9a-f]{40} )/m);

@@ -1,4 +1,5 @@
-// `patchgate start --config FILE` as the daemon runs: a child process serving web.listen, with real Redis.
+// `patchgate start --web-only --config FILE`: a child process serving web.listen with real Redis (the full daemon would
+// queue the stored series itself; here retest is what queues them).
 // /healthz answers once ready; retest with the token queues a real bullmq flow, which the workers page shows.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -49,7 +50,7 @@ describe('patchgate start (the dashboard daemon)', () => {
     writeFileSync(config, `store: { path: ${store} }\nredis: { url: "${redisUrl}", prefix: ${prefix} }\nweb: { listen: 127.0.0.1:${port}, token: env:PG_WEB_TOKEN }\n`
       + `projects_file: ${path.join(repoRoot, 'config', 'projects.yaml')}\n`);
     child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e',
-      `const { main } = await import(${JSON.stringify(path.join(repoRoot, 'src', 'cli.ts'))}); process.exitCode = await main(['start', '--config', ${JSON.stringify(config)}]);`],
+      `const { main } = await import(${JSON.stringify(path.join(repoRoot, 'src', 'cli.ts'))}); process.exitCode = await main(['start', '--web-only', '--config', ${JSON.stringify(config)}]);`],
     { cwd: repoRoot, env: { ...process.env, PG_WEB_TOKEN: 'tok-123', REDIS_URL: redisUrl }, stdio: ['ignore', 'ignore', 'pipe'] });
     child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
     for (let i = 0; i < 300; i++) {

@@ -14,6 +14,7 @@ describe('QEMU command line of a guest on tap', () => {
     expect(at(a, '-netdev')).toBe('tap,id=n0,ifname=pgtap0,script=no,downscript=no,vhost=off');
     expect(at(a, '-device')).toBe('virtio-net-pci,netdev=n0,mac=52:54:00:12:34:02');
     expect(at(a, '-smp')).toBe('1');
+    expect(at(a, '-append')).toMatch(/ nolapic_timer /);
     expect(at(a, '-icount')).toBe('shift=0,align=off,sleep=on');
     expect(at(a, '-serial')).toBe('file:/tmp/x/guest.log');
     expect(at(a, '-append')).toMatch(/pg\.role=client pg\.ip=10\.0\.2\.2 pg\.peer=10\.0\.2\.1 pg\.port=12865 .*pg\.test=TCP_RR pg\.n=4000 .*pg\.streams=1$/);
@@ -25,6 +26,7 @@ describe('QEMU command line of a guest on tap', () => {
     expect(at(a, '-device')).toBe('virtio-net-pci,netdev=n0,mac=52:54:00:12:34:02,mq=on,vectors=10');
     expect(at(a, '-smp')).toBe('4');
     expect(at(a, '-append')).toMatch(/pg\.streams=4$/);
+    expect(at(a, '-append')).not.toMatch(/nolapic_timer/); // SMP guests do not come up without the LAPIC timer
     const kvm = tapGuestArgs({ ...base, accel: 'kvm', queues: 2, streams: 1 }, 't', '/s');
     expect(kvm).not.toContain('-icount');
     expect(at(kvm, '-append')).toMatch(/pg\.streams=1$/);
