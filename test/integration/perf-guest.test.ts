@@ -65,7 +65,7 @@ describe.skipIf(!netns.ok)('pgnet over loopback in a private network namespace',
     const r = client(['-t', 'TCP_RR', '-n', '3000', '-r', '1,1']);
     expect(r.status).toBe(0);
     const c = parseClientLine(r.stdout)!;
-    expect(Object.keys(c)).toEqual(['test', 'transactions', 'bytes', 'elapsed_ns', 'trans_per_sec', 'throughput', 'busy_ns', 'busy_ns_per_trans', 'busy_ns_per_kb']);
+    expect(Object.keys(c)).toEqual(['test', 'transactions', 'bytes', 'elapsed_ns', 'trans_per_sec', 'throughput', 'busy_ns', 'busy_ns_per_trans', 'busy_ns_per_kb', 'retransmits', 'cpus']);
     expect(c.test).toBe('TCP_RR');
     expect(c.transactions).toBe(3000);
     expect(c.bytes).toBe(0);

@@ -17,6 +17,10 @@ export interface ClientResult {
   busy_ns: number;
   busy_ns_per_trans: number;
   busy_ns_per_kb: number;
+  /** UDP_RR: requests sent again after a lost datagram or while the server was not up */
+  retransmits?: number;
+  /** CPUs whose idle time was subtracted (busy = cpus x elapsed - idle) */
+  cpus?: number;
 }
 
 export interface ServerResult {

@@ -54,6 +54,9 @@ export function pairRunnerFor(
       const r = await runTapGuest({ ...p, initrd: o.topologyInitrd, queues: cell.queues, vcpus: cell.queues, vhost: cell.vhost, binDir: path.join(p.workDir, '..', 'bin') });
       if (r.info) seen.info.push(r.info);
       const widest = Math.max(...r.streams.map((s) => s.busy_ns));
+      if (!(widest > 0)) {
+        throw new Error(`guest busy time is 0 with ${r.info?.cpus ?? '?'} CPUs: pgnet's idle accounting counts one CPU's elapsed time against every CPU's idle time`);
+      }
       // the host side is not a guest: only the guest's busy time counts
       return { clients: [combine(r.streams, widest)], servers: [], clock: r.clock, wallMs: r.wallMs, exitCode: r.exitCode, clientLog: r.log, serverLog: '' };
     };

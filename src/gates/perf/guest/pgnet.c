@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -53,6 +54,11 @@ static uint64_t idle_ns(void) {
 	}
 	fclose(f);
 	return sum;
+}
+
+static uint64_t ncpus(void) {
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (uint64_t)n : 1;
 }
 
 static int full_io(int fd, void *buf, size_t len, int wr) {
@@ -99,11 +105,11 @@ static void serve_conn(int fd) {
 			if (full_io(fd, buf, h.resp, 1)) break;
 		}
 	}
-	uint64_t el = now_ns() - t0, idle = idle_ns() - i0;
+	uint64_t el = now_ns() - t0, idle = idle_ns() - i0, cpus_el = el * ncpus();
 	if (h.test != T_CRR)
 		printf("PGNET-SERVER {\"test\":%u,\"transactions\":%llu,\"bytes\":%llu,\"elapsed_ns\":%llu,\"busy_ns\":%llu}\n", h.test,
 		       (unsigned long long)trans, (unsigned long long)bytes, (unsigned long long)el,
-		       (unsigned long long)(el > idle ? el - idle : 0));
+		       (unsigned long long)(cpus_el > idle ? cpus_el - idle : 0));
 	fflush(stdout);
 	close(fd);
 }
@@ -159,10 +165,14 @@ int main(int argc, char **argv) {
 	if (req < 1 || resp < 1 || req > 65536 || resp > 65536 || msg < 1 || msg > 65536) { fprintf(stderr, "pgnet: sizes must be 1..65536\n"); return 2; }
 	static char buf[65536];
 	struct hdr h = { MAGIC, (uint32_t)t, (uint32_t)req, (uint32_t)resp };
-	uint64_t trans = 0, bytes = 0, deadline = secs > 0 ? now_ns() + (uint64_t)secs * 1000000000ull : UINT64_MAX;
+	uint64_t trans = 0, bytes = 0, retransmits = 0, deadline = secs > 0 ? now_ns() + (uint64_t)secs * 1000000000ull : UINT64_MAX;
 	int fd = -1;
 	if (t == T_RR || t == T_STREAM) { fd = connect_to(host, port, SOCK_STREAM); if (full_io(fd, &h, sizeof h, 1)) die("header"); }
-	if (t == T_UDP_RR) fd = connect_to(host, port, SOCK_DGRAM);
+	if (t == T_UDP_RR) {
+		struct timeval tv = { .tv_sec = 0, .tv_usec = 200000 };
+		fd = connect_to(host, port, SOCK_DGRAM);
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	}
 	uint64_t t0 = now_ns(), i0 = idle_ns();
 	while ((n <= 0 || (long)trans < n) && now_ns() < deadline) {
 		if (t == T_RR) {
@@ -172,21 +182,30 @@ int main(int argc, char **argv) {
 			if (full_io(c, &h, sizeof h, 1) || full_io(c, buf, req, 1) || full_io(c, buf, resp, 0)) die("TCP_CRR");
 			close(c);
 		} else if (t == T_UDP_RR) {
-			if (send(fd, buf, req, 0) != req || recv(fd, buf, sizeof buf, 0) < 0) die("UDP_RR");
+			/* a datagram can be lost, and the server may still be booting: resend after 200 ms, give up after 30 s */
+			int tries = 0;
+			for (;;) {
+				if (send(fd, buf, req, 0) == req && recv(fd, buf, sizeof buf, 0) >= 0) break;
+				if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ECONNREFUSED && errno != EINTR) die("UDP_RR");
+				if (++tries > 150) die("UDP_RR: no answer");
+				if (errno == ECONNREFUSED) usleep(200000);
+				retransmits++;
+			}
 		} else {
 			if (full_io(fd, buf, msg, 1)) die("TCP_STREAM");
 			bytes += msg;
 		}
 		trans++;
 	}
-	uint64_t el = now_ns() - t0, idle = idle_ns() - i0, busy = el > idle ? el - idle : 0;
+	/* idle time is summed over every CPU: busy is the CPUs' time less their idle time */
+	uint64_t el = now_ns() - t0, idle = idle_ns() - i0, cpus_el = el * ncpus(), busy = cpus_el > idle ? cpus_el - idle : 0;
 	if (fd >= 0) close(fd);
 	double s = el / 1e9;
 	printf("PGNET {\"test\":\"%s\",\"transactions\":%llu,\"bytes\":%llu,\"elapsed_ns\":%llu,\"trans_per_sec\":%.2f,"
-	       "\"throughput\":%.3f,\"busy_ns\":%llu,\"busy_ns_per_trans\":%.1f,\"busy_ns_per_kb\":%.3f}\n",
+	       "\"throughput\":%.3f,\"busy_ns\":%llu,\"busy_ns_per_trans\":%.1f,\"busy_ns_per_kb\":%.3f,\"retransmits\":%llu,\"cpus\":%llu}\n",
 	       test, (unsigned long long)trans, (unsigned long long)bytes, (unsigned long long)el, trans / s,
 	       bytes * 8 / s / 1e6, (unsigned long long)busy, trans ? (double)busy / trans : 0.0,
-	       bytes ? (double)busy / (bytes / 1024.0) : 0.0);
+	       bytes ? (double)busy / (bytes / 1024.0) : 0.0, (unsigned long long)retransmits, (unsigned long long)ncpus());
 	fflush(stdout);
 	return 0;
 }

@@ -1,10 +1,37 @@
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { PairOptions, PairResult } from '../../../../src/gates/perf/guest-runner.js';
 import { pairRunnerFor } from '../../../../src/gates/perf/matrix-run.js';
-import { fairness, parseTopologyConsole, runSeveralPairs, tapGuestArgs } from '../../../../src/gates/perf/topologies.js';
+import { fairness, kernelIsSmp, kernelVersion, parseTopologyConsole, runSeveralPairs, tapGuestArgs } from '../../../../src/gates/perf/topologies.js';
 import type { MatrixCell } from '../../../../src/gates/perf/matrix.js';
 
 const at = (a: string[], f: string) => a[a.indexOf(f) + 1];
+
+/** Minimal bzImages: a setup header ("HdrS" at 0x202) whose version pointer leads to the version string. */
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'pg-topo-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+function bzImage(name: string, version: string): string {
+  const b = Buffer.alloc(0x400);
+  b.write('HdrS', 0x202, 'latin1');
+  b.writeUInt16LE(0x300 - 0x200, 0x20e);
+  b.write(`${version}\0`, 0x300, 'latin1');
+  const f = path.join(tmp, name);
+  writeFileSync(f, b);
+  return f;
+}
+const smpKernel = bzImage('smp', '6.1.192 (root@vm) #1 SMP Thu Nov 26 02:40:00 UTC 2026');
+const upKernel = bzImage('up', '6.1.192 (root@vm) #2 Thu Nov 26 01:41:07 UTC 2026');
+
+describe('kernel version from the bzImage header', () => {
+  it('reads the version string and whether the kernel is SMP', () => {
+    expect(kernelVersion(smpKernel)).toBe('6.1.192 (root@vm) #1 SMP Thu Nov 26 02:40:00 UTC 2026');
+    expect(kernelIsSmp(smpKernel)).toBe(true);
+    expect(kernelIsSmp(upKernel)).toBe(false);
+    expect(kernelVersion(path.join(tmp, 'missing'))).toBeNull();
+  });
+});
 
 describe('QEMU command line of a guest on tap', () => {
   const base = { kernel: '/k/bz', initrd: '/k/rd', workDir: '/tmp/x', test: 'TCP_RR' as const, transactions: 4000 };
@@ -21,12 +48,20 @@ describe('QEMU command line of a guest on tap', () => {
   });
 
   it('multiqueue: queues=N on the netdev, mq=on with 2N+2 vectors, N vCPUs and N streams', () => {
-    const a = tapGuestArgs({ ...base, queues: 4, vhost: true }, 'pgtap0', '/tmp/s');
+    const a = tapGuestArgs({ ...base, kernel: smpKernel, queues: 4, vhost: true }, 'pgtap0', '/tmp/s');
     expect(at(a, '-netdev')).toBe('tap,id=n0,ifname=pgtap0,script=no,downscript=no,vhost=on,queues=4');
     expect(at(a, '-device')).toBe('virtio-net-pci,netdev=n0,mac=52:54:00:12:34:02,mq=on,vectors=10');
     expect(at(a, '-smp')).toBe('4');
     expect(at(a, '-append')).toMatch(/pg\.streams=4$/);
     expect(at(a, '-append')).not.toMatch(/nolapic_timer/); // SMP guests do not come up without the LAPIC timer
+    // nor under -icount: multi-threaded TCG, and no 1 GHz TSC hint
+    expect(a).not.toContain('-icount');
+    expect(at(a, '-accel')).toBe('tcg,thread=multi');
+    expect(at(a, '-append')).not.toMatch(/tsc_early_khz/);
+    // a uniprocessor kernel keeps -icount even with N vCPUs (it uses one)
+    const up = tapGuestArgs({ ...base, kernel: upKernel, queues: 2 }, 't', '/s');
+    expect(at(up, '-icount')).toBe('shift=0,align=off,sleep=on');
+    expect(at(up, '-accel')).toBe('tcg');
     const kvm = tapGuestArgs({ ...base, accel: 'kvm', queues: 2, streams: 1 }, 't', '/s');
     expect(kvm).not.toContain('-icount');
     expect(at(kvm, '-append')).toMatch(/pg\.streams=1$/);
