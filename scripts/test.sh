@@ -4,8 +4,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PATCHGATE_TEST_PACKAGES='chromium dovecot-imapd' bash scripts/setup.sh
 
-export GIT_AUTHOR_NAME="${GIT_AUTHOR_NAME:-patchgate test}" GIT_AUTHOR_EMAIL="${GIT_AUTHOR_EMAIL:-test@patchgate.invalid}"
-export GIT_COMMITTER_NAME="${GIT_COMMITTER_NAME:-patchgate test}" GIT_COMMITTER_EMAIL="${GIT_COMMITTER_EMAIL:-test@patchgate.invalid}"
+# An identity for the commits tests make, in a config file of its own: it does not override a test's own
+# `git -c user.email=...` (environment variables like GIT_AUTHOR_EMAIL would) and leaves ~/.gitconfig alone.
+mkdir -p var
+if [ -z "$(git config --global user.email 2>/dev/null || true)" ]; then
+  printf '[user]\n\tname = patchgate test\n\temail = test@patchgate.invalid\n[init]\n\tdefaultBranch = main\n' > var/test-gitconfig
+  export GIT_CONFIG_GLOBAL="$PWD/var/test-gitconfig"
+fi
 
 # Redis for the queue tests: the project's own instance on a loopback port.
 if [ -f scripts/redis.sh ]; then

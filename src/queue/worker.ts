@@ -144,7 +144,8 @@ export async function startWorkers(opts: StartWorkersOptions): Promise<WorkerHan
       } else {
         const ctx: StageContext = {
           stage, seriesId, version, series, previous, signal: abort, log, settings, db, workerId, options: stageOptions,
-          updateProgress: (p) => job.updateProgress(p),
+          // progress is best effort: a job removed meanwhile (a new revision, an operator) must not crash the worker
+          updateProgress: (p) => job.updateProgress(p).catch((err: Error) => log.warn({ err: err.message }, 'progress not saved')),
           saveState: (state) => job.updateData({ seriesId, version, state }),
           resume: parsed.data.state ?? null,
         };

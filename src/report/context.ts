@@ -301,7 +301,7 @@ export function makeReportContext(input: ContextInput): ReportContext {
 
   const logs = strOrNull(buildData.log_url);
   const dashboard = input.dashboardUrl
-    ? `${input.dashboardUrl.replace(/\/+$/, '')}/series/${encodeURIComponent(series.id)}/v${series.version}`
+    ? `${input.dashboardUrl.replace(/\/+$/, '')}/series/${encodeURIComponent(series.id)}`
     : null;
 
   const first = series.patches[0];

@@ -33,7 +33,13 @@ function previousRun(): DemoResult | null {
   return r.series.length === demo.expect.length ? r : null;
 }
 
-describe('main job: the replies delivered to the local SMTP sink', () => {
+// The main job takes minutes warm and half an hour cold (a clean kernel build): the default test run reads the
+// output of an earlier main job when there is one, and runs the main job itself only when PATCHGATE_MAIN_JOB=1
+// (`PATCHGATE_MAIN_JOB=1 npx vitest run test/e2e/main-job-replies.test.ts`).
+const canRun = previousRun() !== null || process.env.PATCHGATE_MAIN_JOB === '1';
+if (!canRun) process.stderr.write('main-job-replies: skipped: no main job output in var/demo (run scripts/main-job.sh, or set PATCHGATE_MAIN_JOB=1)\n');
+
+describe.skipIf(!canRun)('main job: the replies delivered to the local SMTP sink', () => {
   let run: DemoResult;
   let replies: ParsedMessage[];
   let doc: SeriesDocument;
