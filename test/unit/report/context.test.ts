@@ -14,7 +14,7 @@ describe('report context', () => {
     expect(ctx.stages).toEqual({ apply: 'success', build: 'success', gates: 'failure' });
     expect(ctx.verdict).toBe('failure');
     expect(ctx.reason).toMatch(/^perf: tcp_rr per-transaction cost up 2.3%/);
-    expect(ctx.links.dashboard).toBe('https://patchgate.example.org/series/virtio-net-tx-napi-batching/v2');
+    expect(ctx.links.dashboard).toBe('https://patchgate.example.org/series/virtio-net-tx-napi-batching');
     expect(ctx.links.logs).toMatch(/build\.log$/);
   });
 
