@@ -1,6 +1,7 @@
 // Wires the daemon together: sources followed, series assembled and queued, workers running the stages,
 // mail commands acted on, the outbox sent, GitHub webhooks received. `patchgate start` calls this beside
 // the dashboard; every part can also run alone (`patchgate ingest`, `patchgate worker`).
+import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { followSources } from './commands/ingest.js';
 import { assembleStored } from './ingest/ingest.js';
@@ -18,6 +19,9 @@ import type { Series } from './series/types.js';
 import type { Settings } from './settings/schema.js';
 import type { Db } from './store/db.js';
 import { loadParsedMessages } from './store/messages.js';
+import { treesFromSettings } from './queue/apply-stage.js';
+import type { TreeConfig } from './trees/config.js';
+import { scheduleMirrorFetch } from './trees/mirror.js';
 
 export interface DaemonOptions {
   db: Db;
@@ -89,6 +93,16 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     });
   }
 
+  // one bare mirror per tree URL, fetched on a schedule (jobs fetch too when a mirror is older than max_age_s)
+  const mirrorEvery = ((settings as Record<string, unknown>).mirrors as { fetch_interval_s?: number } | undefined)?.fetch_interval_s ?? 600;
+  const trees = await treesFromSettings(settings).catch((err: Error) => {
+    log.warn({ err: err.message }, 'trees unreadable: no scheduled mirror fetches');
+    return { trees: [] as TreeConfig[] };
+  });
+  const fetching = trees.trees.length && mirrorEvery > 0
+    ? scheduleMirrorFetch(path.resolve(settings.work_dir, 'mirrors'), trees.trees, mirrorEvery * 1000, stop.signal)
+    : Promise.resolve();
+
   const following = followSources({ db, settings, sources: settings.sources.filter((s) => s.type !== 'github'), signal: stop.signal, log });
 
   // new mail in the store (from any source, or another process) → assemble and queue
@@ -117,6 +131,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       clearInterval(timer);
       stop.abort();
       await following;
+      await fetching;
       while (busy) await new Promise((r) => setTimeout(r, 50));
       await outbox.stop();
       await workers?.close();
