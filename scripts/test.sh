@@ -19,4 +19,13 @@ if [ -f scripts/redis.sh ]; then
   trap 'bash scripts/redis.sh stop 6390 var/redis-test || true' EXIT
 fi
 
-npx vitest run "$@"
+set +e
+npx vitest run --reporter=default --reporter=json --outputFile.json=var/vitest-results.json "$@"
+rc=$?
+set -e
+# the plain closing line CI reads: N passed, N failed, N skipped
+if [ -f var/vitest-results.json ]; then
+  node -e 'const r = JSON.parse(require("fs").readFileSync("var/vitest-results.json", "utf8"));
+    console.log(`vitest: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`);'
+fi
+exit $rc
