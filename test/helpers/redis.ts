@@ -8,23 +8,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { redisAnswers } from '../../src/queue/redis-server.js';
 
 let started: Promise<string> | null = null;
 let child: ChildProcess | null = null;
 let tmpDir: string | null = null;
 
-async function answers(url: string): Promise<boolean> {
-  const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 1000, retryStrategy: () => null });
-  r.on('error', () => {});
-  try {
-    await r.connect();
-    return (await r.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    r.disconnect();
-  }
-}
+const answers = (url: string): Promise<boolean> => redisAnswers(url, 1000);
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -2,6 +2,7 @@
 // messages), restarted each time: at the end every message is stored exactly once and the cursor is at
 // the last commit. Kill points are drawn after the restarted daemon has committed something, so they
 // land inside the ingest (parsing, storing, between batches), not only during start-up.
+import { seededRandom } from '../../src/gates/perf/calibrate.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -21,16 +22,7 @@ beforeAll(() => {
 afterAll(() => removeDir(tmp));
 
 /** A small seeded generator (mulberry32): a failing run can be replayed with PATCHGATE_KILL_SEED. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = seededRandom;
 
 describe('SIGKILL while ingesting the shared archive', () => {
   it(`${KILLS} kills at random points, restarts: every message stored exactly once`, async () => {

@@ -1,17 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { seededRandom } from '../../../../src/gates/perf/calibrate.js';
 import { compare, evaluateLook, mannWhitneyP, mosesK, perTestAlpha, uDistribution, type GateRule, type SequentialPlan } from '../../../../src/gates/perf/stats.js';
 
-/** A seeded PRNG (mulberry32) and Box-Muller normals, so the simulations repeat exactly. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The seeded PRNG of the calibration (mulberry32) and Box-Muller normals, so the simulations repeat exactly. */
+const rng = seededRandom;
 function normal(r: () => number): number {
   return Math.sqrt(-2 * Math.log(r() || 1e-12)) * Math.cos(2 * Math.PI * r());
 }
