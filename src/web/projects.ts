@@ -1,6 +1,7 @@
 // Projects (config/projects.yaml): the KVM networking TODO items, each with path globs and subject patterns.
 // Which series belong to which project is kept in a TEMP table of the dashboard's own connection, refreshed
 // incrementally from series.updated_at, so the queue filters on it in SQL.
+import { globToRegExp } from '../settings/glob.js';
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
@@ -23,21 +24,7 @@ export interface Project extends ProjectConfig {
   subjectRes: RegExp[];
 }
 
-/** `*` within a path component, `**` across components, `?` one character. */
-export function globToRegExp(glob: string): RegExp {
-  let re = '';
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i];
-    if (c === '*' && glob[i + 1] === '*') {
-      re += '.*';
-      i++;
-      if (glob[i + 1] === '/') i++;
-    } else if (c === '*') re += '[^/]*';
-    else if (c === '?') re += '[^/]';
-    else re += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
-  }
-  return new RegExp(`^${re}$`);
-}
+export { globToRegExp };
 
 export function compileProjects(configs: ProjectConfig[]): Project[] {
   return configs.map((p) => ({ ...p, pathRes: p.paths.map(globToRegExp), subjectRes: p.subjects.map((s) => new RegExp(s, 'i')) }));

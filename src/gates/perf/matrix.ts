@@ -1,6 +1,7 @@
 // The test matrix (config/matrix.yaml): groups expanded into cells, the cells a series selects (touched
 // paths, projects), and what this host can run. Every cell ends in the report, run (with its verdict) or not
 // run (with the reason): a cell is never dropped.
+import { globToRegExp } from '../../settings/glob.js';
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
@@ -192,22 +193,6 @@ export interface SeriesScope {
   projects: string[];
 }
 
-/** `*` within a path component, `**` across components (the same globs as config/projects.yaml). */
-function globRe(glob: string): RegExp {
-  let re = '';
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i];
-    if (c === '*' && glob[i + 1] === '*') {
-      re += '.*';
-      i++;
-      if (glob[i + 1] === '/') i++;
-    } else if (c === '*') re += '[^/]*';
-    else if (c === '?') re += '[^/]';
-    else re += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
-  }
-  return new RegExp(`^${re}$`);
-}
-
 /** Why the series selects the cell (null: not selected). */
 export function selectedBy(cell: MatrixCell, scope: SeriesScope): string | null {
   if (cell.select === 'always') return 'every series';
@@ -215,7 +200,7 @@ export function selectedBy(cell: MatrixCell, scope: SeriesScope): string | null 
   const project = cell.select.projects.find((p) => scope.projects.includes(p));
   if (project) return `project ${project}`;
   for (const g of cell.select.paths) {
-    const re = globRe(g);
+    const re = globToRegExp(g);
     const hit = scope.paths.find((f) => re.test(f));
     if (hit) return `touches ${hit}`;
   }
