@@ -15,8 +15,13 @@ timeout -k 2 "$TIMEOUT" "$QEMU" $(common) -serial "file:$OUT/server.log" \
   -netdev "socket,id=n0,listen=127.0.0.1:$PORT" -device virtio-net-pci,netdev=n0,mac=52:54:00:12:34:01 \
   -append "$BASE pg.role=server pg.ip=10.0.2.1 $SERVER_ARGS" 2>"$OUT/server.err" &
 SPID=$!
+# listening: /proc/net/tcp holds local addresses as hex ADDR:PORT, state 0A (LISTEN)
+HEXPORT=$(printf '%04X' "$PORT")
+listening() {
+  awk -v p=":$HEXPORT" 'NR > 1 && substr($2, length($2) - 4) == p && $4 == "0A" { found = 1 } END { exit !found }' /proc/net/tcp 2>/dev/null
+}
 i=0
-while ! grep -q ":$PORT " /proc/net/tcp 2>/dev/null && ! ss -ltn 2>/dev/null | grep -q "127.0.0.1:$PORT "; do
+while ! listening; do
   i=$((i + 1))
   if [ $i -gt 100 ] || ! kill -0 $SPID 2>/dev/null; then echo "server QEMU did not listen on $PORT" >&2; kill $SPID 2>/dev/null; exit 3; fi
   sleep 0.05
