@@ -4,10 +4,9 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
-import { main } from '../../src/cli.js';
+import { runCli } from '../helpers/cli.js';
 import { cleanPrefix, ensureRedis, uniquePrefix } from '../helpers/redis.js';
 import { git, makeSeries as makeSeriesIn, type Edit } from '../helpers/series-repo.js';
 
@@ -25,15 +24,10 @@ function msgidOf(mbox: string, subjectPart: string): string {
   return /^Message-Id: (<[^>]+>)/im.exec(m)![1];
 }
 
+/** The real CLI in process (test/helpers/cli.ts), with this file's field names. */
 async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d) => (out += d));
-  stderr.on('data', (d) => (err += d));
-  const code = await main(args, { stdout, stderr, stdin: new PassThrough() });
-  return { code, out, err };
+  const r = await runCli(args);
+  return { code: r.code, out: r.stdout, err: r.stderr };
 }
 
 let config: string;

@@ -1,15 +1,14 @@
 // `patchgate run` end to end with the report stage: real git, real Redis, a real SMTP server on loopback.
 // A series that does not apply gets one threaded reply; running the same mail again sends nothing more.
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
 import { simpleParser } from 'mailparser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
-import { main } from '../../src/cli.js';
+import { runCli } from '../helpers/cli.js';
 import { cleanPrefix, ensureRedis, uniquePrefix } from '../helpers/redis.js';
+import { git } from '../helpers/series-repo.js';
 import { startSmtpSink, type SmtpSink } from '../unit/report/helpers/smtp-sink.js';
 
 let dir: string;
@@ -20,19 +19,10 @@ let config: string;
 let mail: string;
 let cover: string;
 
-function git(cwd: string, ...args: string[]): string {
-  return execFileSync('git', ['-c', 'user.name=Jo Dev', '-c', 'user.email=jo@example.org', '-c', 'init.defaultBranch=main', ...args], { cwd, encoding: 'utf8' });
-}
-
+/** The real CLI in process (test/helpers/cli.ts), with this file's field names. */
 async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d) => (out += d));
-  stderr.on('data', (d) => (err += d));
-  const code = await main(args, { stdout, stderr, stdin: new PassThrough() });
-  return { code, out, err };
+  const r = await runCli(args);
+  return { code: r.code, out: r.stdout, err: r.stderr };
 }
 
 beforeAll(async () => {
