@@ -58,6 +58,7 @@ async function loadOptionalCommands(argv: string[] = []): Promise<void> {
     ['./commands/demo.js', 'registerDemo'],
     ['./commands/heads.js', 'registerHeads'],
     ['./commands/gate.js', 'registerGate'],
+    ['./commands/outbox.js', 'registerOutbox'],
   ];
   const named = optional.filter(([mod]) => mod === `./commands/${wanted}.js`);
   const load = wanted && CORE_COMMANDS.has(wanted) ? [] : named.length ? named : optional;

@@ -12,8 +12,9 @@ import { queueConfig } from './queue/config.js';
 import type { Pipeline } from './queue/pipeline.js';
 import { loadStageRegistry, closeRegistry, type StageOptions } from './queue/registry.js';
 import { STAGES } from './queue/names.js';
-import { startWorkers, type WorkerHandle } from './queue/worker.js';
+import { ownsStore, startWorkers, type WorkerHandle } from './queue/worker.js';
 import { executeCommandActions, processCommands } from './report/commands.js';
+import { headsEnqueuer } from './heads/schedule.js';
 import { startOutboxSender } from './report/stage.js';
 import type { Series } from './series/types.js';
 import type { Settings } from './settings/schema.js';
@@ -21,6 +22,7 @@ import type { Db } from './store/db.js';
 import { loadParsedMessages } from './store/messages.js';
 import { treesFromSettings } from './queue/apply-stage.js';
 import type { TreeConfig } from './trees/config.js';
+import { detectMergedInMirror } from './trees/merged.js';
 import { scheduleMirrorFetch } from './trees/mirror.js';
 
 export interface DaemonOptions {
@@ -29,7 +31,10 @@ export interface DaemonOptions {
   pipeline: Pipeline;
   /** the web server, to mount the GitHub webhook on (before it listens) */
   app?: FastifyInstance;
-  /** run stage workers in this process (default true; `patchgate worker` runs them elsewhere) */
+  /**
+   * run stage workers in this process (default true). false: only the report stage, which runs where the
+   * store is; `patchgate worker` runs apply, build and gate elsewhere.
+   */
   workers?: boolean;
   /** how often new mail is looked for in the store, ms */
   scanMs?: number;
@@ -61,7 +66,7 @@ export async function processNewMail(db: Db, settings: Settings, pipeline: Pipel
   }
   const byMsgid = new Map<string, ParsedMessage>(loadParsedMessages(db).map((m) => [m.msgid, m]));
   const { actions } = await processCommands(db, doc, byMsgid, settings);
-  if (actions.length) await executeCommandActions(db, actions, pipeline);
+  if (actions.length) await executeCommandActions(db, actions, pipeline, { heads: headsEnqueuer(settings.redis.url, settings.redis.prefix), log });
   if (queued || actions.length) log.info({ queued, commands: actions.length }, 'new mail processed');
   return { queued, commands: actions.length };
 }
@@ -73,9 +78,10 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
 
   let workers: WorkerHandle | null = null;
   let registry: Awaited<ReturnType<typeof loadStageRegistry>> | null = null;
-  if (o.workers !== false) {
+  {
     registry = await loadStageRegistry();
-    workers = await startWorkers({ config: queueConfig(settings), stages: [...STAGES], registry, settings, db, log, workerId: o.workerId, options: o.stageOptions });
+    const stages = o.workers === false ? STAGES.filter(ownsStore) : [...STAGES];
+    workers = await startWorkers({ config: queueConfig(settings), stages, registry, settings, db, log, workerId: o.workerId, options: o.stageOptions });
     await workers.ready();
   }
   const outbox = startOutboxSender(db, settings, { log });
@@ -100,7 +106,8 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     return { trees: [] as TreeConfig[] };
   });
   const fetching = trees.trees.length && mirrorEvery > 0
-    ? scheduleMirrorFetch(path.resolve(settings.work_dir, 'mirrors'), trees.trees, mirrorEvery * 1000, stop.signal)
+    // after each fetch: the trees' series now in their branch become `merged` (src/trees/merged.ts)
+    ? scheduleMirrorFetch(path.resolve(settings.work_dir, 'mirrors'), trees.trees, mirrorEvery * 1000, stop.signal, (dir, served) => detectMergedInMirror(db, dir, served))
     : Promise.resolve();
 
   const following = followSources({ db, settings, sources: settings.sources.filter((s) => s.type !== 'github'), signal: stop.signal, log });

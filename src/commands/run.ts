@@ -109,7 +109,7 @@ export async function runPipeline(paths: string[], opts: RunOptions, io: CliIo):
     const hashes = new Set<string>();
     const pool = await createParsePool();
     try {
-      await ingestInputs(db, hashing(readMailInputs(paths, io.stdin), hashes), { parseBatch: pool.parseBatch });
+      await ingestInputs(db, hashing(readMailInputs(paths, io.stdin), hashes), { parseBatch: pool.parseBatch, prepareBatch: pool.prepareBatch });
     } finally {
       await pool.close();
     }
@@ -127,6 +127,8 @@ export async function runPipeline(paths: string[], opts: RunOptions, io: CliIo):
       const pipeline = createPipeline({ config, db });
       try {
         await workers.ready();
+        // the recorder stores what the apply, build and gate workers report (they do not touch the store)
+        await pipeline.ready();
         for (const s of toRun) {
           resetRun(db, s.id, s.version);
           await pipeline.enqueueSeries(s, { until: opts.until });

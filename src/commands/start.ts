@@ -1,4 +1,5 @@
 // `patchgate start --config FILE`: the daemon's dashboard and API at web.listen.
+import { headsEnqueuer } from '../heads/schedule.js';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Queue } from 'bullmq';
@@ -48,7 +49,7 @@ export function registerStart(program: Command, io: CliIo): void {
     .description('serve the dashboard and /api/ at web.listen')
     .requiredOption('--config <file>', 'configuration file')
     .option('--web-only', 'serve the dashboard only: no sources followed, no workers')
-    .option('--no-workers', 'follow sources and queue series, but run no stage workers here (patchgate worker elsewhere)')
+    .option('--no-workers', 'run no apply, build or gate workers here (patchgate worker elsewhere); the report stage and the outcome recorder still run where the store is')
     .action(async (opts: { config: string; webOnly?: boolean; workers: boolean }) => {
       const settings = loadSettings(opts.config);
       const db = openDb(settings.store.path);
@@ -66,7 +67,8 @@ export function registerStart(program: Command, io: CliIo): void {
         logger.warn('Redis does not answer: the dashboard runs without retest and queue views');
       }
       const app = await createWebServer({
-        db, actionToken: resolveSecret(token), projects: projectsOf(settings as Record<string, unknown>, opts.config), queues, bullBoard, trees: await treeNames(settings),
+        db, actionToken: resolveSecret(token), projects: projectsOf(settings as Record<string, unknown>, opts.config), queues, bullBoard, trees: await treeNames(settings), outboxSettings: settings,
+        heads: pipeline ? headsEnqueuer(settings.redis.url, settings.redis.prefix) : null,
         onRetest: pipeline
           ? async (seriesId, version) => {
             resetRun(db, seriesId, version);

@@ -1,5 +1,7 @@
 // `patchgate worker --config FILE [--queues apply,build,gate,report]`: stage workers as their own process
-// against redis.url (or REDIS_URL). Workers on several machines share Redis and nothing else but artifacts.
+// against redis.url (or REDIS_URL). Workers on several machines share Redis and nothing else but artifacts:
+// apply, build and gate never open the store (their input and outcomes travel through Redis); the report
+// queue runs where the store is, so a worker given it opens store.path and also runs the recorder.
 // SIGTERM / SIGINT close the workers gracefully: running jobs finish, nothing new is taken.
 import type { Command } from 'commander';
 import { UsageError, type CliIo } from '../cli.js';
@@ -7,9 +9,10 @@ import { logger } from '../log.js';
 import { queueConfig } from '../queue/config.js';
 import { isStage, STAGES, type Stage } from '../queue/names.js';
 import { closeRegistry, loadStageRegistry } from '../queue/registry.js';
-import { startWorkers, type WorkerHandle } from '../queue/worker.js';
+import { ownsStore, startWorkers, type WorkerHandle } from '../queue/worker.js';
+import { startRecorder, type Recorder } from '../queue/recorder.js';
 import { loadSettings } from '../settings/load.js';
-import { openDb } from '../store/db.js';
+import { openDb, type Db } from '../store/db.js';
 
 export function parseQueues(list: string): Stage[] {
   const names = list.split(',').map((s) => s.trim()).filter(Boolean).map((s) => (s === 'gates' ? 'gate' : s));
@@ -29,14 +32,18 @@ export interface WorkerProcessOptions {
 export async function runWorkerProcess(opts: WorkerProcessOptions): Promise<void> {
   const settings = loadSettings(opts.config);
   const config = queueConfig(settings);
-  const db = openDb(settings.store.path);
+  // only the stages that run where the store is need it (and then this process records the others' outcomes)
+  const db: Db | undefined = opts.queues.some(ownsStore) ? openDb(settings.store.path) : undefined;
   const registry = await loadStageRegistry({ modules: opts.modules });
   const log = logger.child({ component: 'worker' });
   let handle: WorkerHandle | null = null;
+  let recorder: Recorder | null = null;
   try {
+    if (db) recorder = await startRecorder({ config, db, log });
     handle = await startWorkers({ config, stages: opts.queues, registry, settings, db });
     await handle.ready();
-    log.info({ queues: opts.queues, worker: handle.workerId, stages: [...registry.keys()] }, 'workers ready');
+    await recorder?.ready();
+    log.info({ queues: opts.queues, worker: handle.workerId, stages: [...registry.keys()], store: db ? settings.store.path : null }, 'workers ready');
     await new Promise<void>((resolve) => {
       let signals = 0;
       const stop = (sig: NodeJS.Signals) => {
@@ -56,8 +63,9 @@ export async function runWorkerProcess(opts: WorkerProcessOptions): Promise<void
     });
   } finally {
     await handle?.close();
+    await recorder?.close();
     await closeRegistry(registry);
-    db.close();
+    db?.close();
     log.info('workers closed');
   }
 }

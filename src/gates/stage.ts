@@ -4,10 +4,11 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { GateData, GateEntry, StageContext, StageRegistry } from '../queue/registry.js';
 import type { StageOutcome } from '../queue/schemas.js';
-import { skippedGates } from '../report/commands.js';
+import { sourceSkippedGates } from '../queue/revision-input.js';
 import { probeAccel } from './perf/accel.js';
 import { runPerfGate, type PerfCell } from './perf/gate.js';
 import { buildInitramfs } from './perf/initramfs.js';
+import { matrixGateEntry } from './perf/matrix-stage.js';
 import { perfSettingsFrom } from './perf/settings.js';
 import type { GateRule } from './perf/stats.js';
 import { runStaticGates } from './static-stage.js';
@@ -32,7 +33,7 @@ export async function perfGateEntry(ctx: StageContext): Promise<GateEntry & { de
   const skip = (summary: string): GateEntry => ({ id: 'perf', status: 'skipped', summary });
   if (!settings.enabled) return skip('perf gate disabled in the configuration');
   if (ctx.options.perf === false) return skip('perf gate not run (--no-perf)');
-  const overridden = skippedGates(ctx.db, ctx.seriesId).get('perf');
+  const overridden = sourceSkippedGates(ctx).get('perf');
   if (overridden) return skip(`perf gate ${overridden}`);
   const build = ctx.previous.build?.data as { configs?: BuiltConfig[] } | undefined;
   const cfg = build?.configs?.find((c) => c.config === settings.config);
@@ -76,11 +77,14 @@ export async function gateStage(ctx: StageContext): Promise<StageOutcome> {
   if (apply && apply.status !== 'success' && apply.status !== 'warning') {
     return { status: 'skipped', summary: `gates not run: apply ${apply.status}`, data: { gates: [] } satisfies GateData };
   }
-  const skipped = skippedGates(ctx.db, ctx.seriesId);
+  const skipped = sourceSkippedGates(ctx);
   const statics = (await runStaticGates(ctx)).map((g) => (skipped.has(g.id) ? { ...g, status: 'skipped' as Status, summary: `${g.id} ${skipped.get(g.id)}` } : g));
   const gates: (GateEntry & { details?: unknown })[] = [...statics];
   if (!build || build.status === 'failure') gates.push({ id: 'perf', status: 'skipped', summary: build ? 'perf gate not run: the build failed' : 'perf gate not run: nothing was built' });
   else gates.push(await perfGateEntry(ctx));
+  // the test matrix (gates.matrix, off by default): the cells the series' paths and projects select
+  const matrix = build && build.status !== 'failure' ? await matrixGateEntry(ctx) : null;
+  if (matrix) gates.push(matrix);
   const status = worst(gates.map((g) => g.status));
   const failing = gates.filter((g) => g.status === 'failure' || g.status === 'warning').map((g) => `${g.id}: ${g.summary}`);
   return { status, summary: failing.length ? failing.join('; ') : `${gates.filter((g) => g.status === 'success').length} gates passed`, data: { gates } };

@@ -1,21 +1,21 @@
 // The static gates for the `gate` stage: builds a GateContext from the stage context (the patch mails
-// from the store, the tree checkout at the applied head) and runs the registry's gates. The gate stage
+// from the revision input, the tree checkout at the applied head) and runs the registry's gates. The gate stage
 // module (src/gates/stage.ts) calls runStaticGates() next to its dynamic gates (perf).
 import path from 'node:path';
 import { sandboxSettingsSchema } from '../build/sandbox.js';
 import { buildSettingsFrom } from '../build/settings.js';
 import { treesFromSettings } from '../queue/apply-stage.js';
 import type { ApplyData, GateEntry, StageContext } from '../queue/registry.js';
+import { sourceRaw } from '../queue/revision-input.js';
 import { checkoutPath, withCheckout } from '../trees/checkout.js';
 import { git } from '../trees/git.js';
 import { treeMirrorPath } from '../trees/mirror.js';
 import { gateWorkDir, runGates } from './registry.js';
 import type { GateContext, GateOutcome, GatePatch } from './types.js';
 
+/** The patch mail: from the revision input in Redis (a worker without the store), else the store. */
 function rawMail(ctx: StageContext, msgid: string): string | null {
-  const row = ctx.db.prepare('SELECT raw FROM messages WHERE msgid = ? ORDER BY seq DESC LIMIT 1').pluck().get(msgid) as Buffer | string | undefined;
-  if (row === undefined) return null;
-  return typeof row === 'string' ? row : Buffer.from(row).toString('utf8');
+  return sourceRaw(ctx, msgid);
 }
 
 /** Runs the registered gates (settings from the config's `gates:`) on the series; rows as the contract's `gates`. */

@@ -13,8 +13,6 @@ import type { ParsedMessage } from '../mail/types.js';
 import { renderAm } from '../series/am.js';
 import type { Series } from '../series/types.js';
 import type { Settings } from '../settings/schema.js';
-import type { Db } from '../store/db.js';
-import { treeOverride } from '../report/commands.js';
 import { applySeries, applyToFirstCandidate, resultBranch, type ApplySeriesResult } from '../trees/apply.js';
 import { checkoutPath, withCheckout } from '../trees/checkout.js';
 import { loadTrees, parseTrees, type TreeConfig, type TreesFile } from '../trees/config.js';
@@ -23,6 +21,7 @@ import { fetchMirror, treeMirrorPath } from '../trees/mirror.js';
 import { gitProbe } from '../trees/probe.js';
 import { selectionInputFromSeries, selectTree, type TreeProbe } from '../trees/select.js';
 import type { StageContext, StageRegistry, ApplyData } from './registry.js';
+import { sourceBaseOverride, sourceMessages, sourceTreeOverride } from './revision-input.js';
 import type { StageOutcome } from './schemas.js';
 
 /** The trees: the config's `trees:` list when it has one, else `trees_file:`; `elsewhere` from the file. */
@@ -42,16 +41,6 @@ function workPaths(settings: Settings): { mirrors: string; checkouts: string; re
     results: path.resolve(results),
     maxAgeMs: maxAge * 1000,
   };
-}
-
-function loadMessages(db: Db, msgids: string[]): Map<string, ParsedMessage> {
-  const get = db.prepare('SELECT parsed FROM messages WHERE msgid = ? ORDER BY seq DESC LIMIT 1').pluck();
-  const out = new Map<string, ParsedMessage>();
-  for (const id of msgids) {
-    const json = get.get(id) as string | undefined;
-    if (json) out.set(id, JSON.parse(json) as ParsedMessage);
-  }
-  return out;
 }
 
 async function ensureResultsRepo(dir: string): Promise<void> {
@@ -92,11 +81,12 @@ function summarize(tree: string, result: ApplySeriesResult): string {
 }
 
 export async function applyStage(ctx: StageContext): Promise<StageOutcome> {
-  const { series, settings, db, signal } = ctx;
+  const { series, settings, signal } = ctx;
   const trees = await treesFromSettings(settings);
   const paths = workPaths(settings);
   const ids = [series.cover, ...series.patches.map((p) => p.msgid)].filter((x): x is string => !!x);
-  const byMsgid = loadMessages(db, ids);
+  // from the revision input in Redis (a worker without the store), else the store
+  const byMsgid = sourceMessages(ctx, ids);
   const messages = ids.map((id) => byMsgid.get(id)).filter((m): m is ParsedMessage => !!m);
   const empty = (status: StageOutcome['status'], summary: string, tree: ApplyData['tree'] = null): StageOutcome => ({
     status, summary, data: { tree, apply: [], branch: null } satisfies ApplyData as unknown as Record<string, unknown>,
@@ -105,7 +95,7 @@ export async function applyStage(ctx: StageContext): Promise<StageOutcome> {
 
   const probe = fetchingProbe(paths.mirrors, paths.maxAgeMs, signal);
   // a maintainer's `patchgate: tree X` (src/report/commands.ts) decides alone
-  const selection = await selectTree({ ...selectionInputFromSeries(series, messages), override: treeOverride(db, series.id) }, trees, probe);
+  const selection = await selectTree({ ...selectionInputFromSeries(series, messages), override: sourceTreeOverride(ctx) }, trees, probe);
   ctx.log.info({ tree: selection.name, reason: selection.reason, candidates: selection.candidates.map((c) => c.name) }, 'tree selected');
   if (!selection.name) return empty('skipped', selection.reason);
 
@@ -121,7 +111,9 @@ export async function applyStage(ctx: StageContext): Promise<StageOutcome> {
   const attempt = await applyToFirstCandidate(candidates, async (c) => {
     const mirror = (await fetchMirror(paths.mirrors, c.config.url, { maxAgeMs: paths.maxAgeMs })).dir;
     let ref = `refs/heads/${c.config.branch}`;
-    if (series.base_commit && (await probe.contains(c.config, series.base_commit))) ref = series.base_commit;
+    // a maintainer's `patchgate: base <sha>` before the series' own base-commit
+    const baseHint = sourceBaseOverride(ctx) ?? series.base_commit;
+    if (baseHint && (await probe.contains(c.config, baseHint))) ref = baseHint;
     return withCheckout({ mirror, dir: checkoutPath(paths.checkouts, ctx.workerId, c.config.name), ref }, (co) =>
       applySeries({ checkoutDir: co.dir, baseRef: co.baseSha, patches, resultsRepo: paths.results, branch, signal }));
   });

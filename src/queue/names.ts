@@ -26,6 +26,11 @@ export function encodeSeriesId(seriesId: string): string {
   return encodeURIComponent(seriesId).replace(/[!'()*~]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
 }
 
+/** `<series>-v<rev>`: names a revision in Redis keys. */
+export function revisionKey(seriesId: string, version: number): string {
+  return `${encodeSeriesId(seriesId)}-v${version}`;
+}
+
 /** `apply-<series>-v<rev>` */
 export function jobId(stage: Stage, seriesId: string, version: number): string {
   return `${stage}-${encodeSeriesId(seriesId)}-v${version}`;
@@ -34,4 +39,18 @@ export function jobId(stage: Stage, seriesId: string, version: number): string {
 /** The job ids of every stage of one revision. */
 export function revisionJobIds(seriesId: string, version: number): { stage: Stage; id: string }[] {
   return STAGES.map((stage) => ({ stage, id: jobId(stage, seriesId, version) }));
+}
+
+/**
+ * The queue that carries outcomes from workers without the store back to the process that owns it (the
+ * recorder, src/queue/recorder.ts). Not a stage: nothing in a flow waits on it.
+ */
+export const RESULTS_QUEUE = 'results';
+
+/** The stages that run where the store is (they read and write it in their own transaction). */
+export const STORE_STAGES: readonly Stage[] = ['report'];
+
+/** `outcome-apply-<series>-v<rev>-<run>` / `running-<series>-v<rev>-<run>`: one record per run and stage. */
+export function recordJobId(kind: 'outcome' | 'running', stage: Stage | null, seriesId: string, version: number, run: string): string {
+  return `${kind}-${stage ? `${stage}-` : ''}${encodeSeriesId(seriesId)}-v${version}-${run}`;
 }

@@ -1,6 +1,8 @@
 // The producer side: a revision's flow apply → build → gate → report (bullmq FlowProducer; each stage is
 // the parent of the one before it, so a parent starts when its child is done and reads its result), and
-// cancellation of an old revision when a new one arrives.
+// cancellation of an old revision when a new one arrives. The pipeline belongs to the process that owns the
+// store: it writes each revision's input to Redis for workers without the store (revision-input.ts) and, unless
+// told not to, runs the recorder that stores what they report back (recorder.ts).
 import { FlowProducer, Queue, type FlowJob, type JobsOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 import { logger, type Logger } from '../log.js';
@@ -8,7 +10,9 @@ import type { Series } from '../series/types.js';
 import type { Db } from '../store/db.js';
 import { cancelRun, getRun, queueRun, unfinishedRuns } from '../store/runs.js';
 import { cancelChannel, cancelKey, connectionOptions, type QueueConfig } from './config.js';
-import { encodeSeriesId, jobId, queueName, STAGES, stagesUntil, type Stage, type UntilStage } from './names.js';
+import { jobId, queueName, revisionKey, STAGES, stagesUntil, type Stage, type UntilStage } from './names.js';
+import { startRecorder, type Recorder } from './recorder.js';
+import { buildRevisionInput, newRunToken, writeRevisionInput } from './revision-input.js';
 import type { JobData } from './schemas.js';
 
 export interface Pipeline {
@@ -22,6 +26,8 @@ export interface Pipeline {
   enqueueSeries(series: Series, opts?: { until?: UntilStage; previousVersions?: Map<string, number> }): Promise<'added' | 'exists' | 'done'>;
   /** Cancels a revision: waiting jobs are removed, running ones get their AbortSignal fired. */
   cancel(seriesId: string, version: number, reason: string): Promise<void>;
+  /** Resolves once the recorder (if any) is connected. */
+  ready(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -29,13 +35,13 @@ export interface PipelineOptions {
   config: QueueConfig;
   db: Db;
   log?: Logger;
+  /** run the recorder here, storing what workers without the store report (default true) */
+  record?: boolean;
 }
 
 const CANCEL_TTL_S = 7 * 24 * 3600;
 
-export function revisionKey(seriesId: string, version: number): string {
-  return `${encodeSeriesId(seriesId)}-v${version}`;
-}
+export { revisionKey };
 
 export function jobOptions(config: QueueConfig, stage: Stage, seriesId: string, version: number): JobsOptions {
   return {
@@ -76,6 +82,8 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
   flows.on('error', (err) => log.error({ err }, 'flow producer error'));
   const redis = new Redis(config.url, { maxRetriesPerRequest: null });
   redis.on('error', (err) => log.error({ err }, 'redis error'));
+  const recorder: Promise<Recorder> | null = opts.record === false ? null : startRecorder({ config, db, log: opts.log });
+  recorder?.catch((err: Error) => log.error({ err: err.message }, 'recorder did not start'));
 
   async function enqueue(seriesId: string, version: number, o: { until?: UntilStage } = {}): Promise<'added' | 'exists' | 'done'> {
     const stages = stagesUntil(o.until);
@@ -100,6 +108,8 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
       if ((await queues[stage].getJobState(id)) === 'failed') await queues[stage].remove(id, { removeChildren: true });
     }
     await redis.del(cancelKey(config.prefix, revisionKey(seriesId, version)));
+    // the input first: a record of an earlier run that arrives from now on carries another token
+    await writeRevisionInput(redis, config.prefix, revisionKey(seriesId, version), buildRevisionInput(db, seriesId, version, newRunToken()));
     queueRun(db, seriesId, version, last);
     await flows.add(buildFlow(config, seriesId, version, stages));
     log.info({ series: seriesId, rev: version, until: last }, 'flow queued');
@@ -138,10 +148,15 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
   }
 
   async function close(): Promise<void> {
+    if (recorder) await (await recorder).close();
     await flows.close();
     await Promise.all(Object.values(queues).map((q) => q.close()));
     redis.disconnect();
   }
 
-  return { queues, enqueue, enqueueSeries, cancel, close };
+  async function ready(): Promise<void> {
+    if (recorder) await (await recorder).ready();
+  }
+
+  return { queues, enqueue, enqueueSeries, cancel, ready, close };
 }

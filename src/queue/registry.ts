@@ -17,13 +17,14 @@ import type { Series } from '../series/types.js';
 import type { Settings } from '../settings/schema.js';
 import type { Db } from '../store/db.js';
 import type { Stage } from './names.js';
+import type { RevisionInput } from './revision-input.js';
 import type { StageOutcome, Status } from './schemas.js';
 
 export interface StageContext {
   stage: Stage;
   seriesId: string;
   version: number;
-  /** the series revision from the store */
+  /** the series revision (from the revision input, or the store) */
   series: Series;
   /** outcomes of the stages before this one in the flow (the children's results) */
   previous: Partial<Record<Stage, StageOutcome>>;
@@ -38,7 +39,13 @@ export interface StageContext {
   /** state saved by an earlier attempt of this job, if any */
   resume: Record<string, unknown> | null;
   settings: Settings;
-  db: Db;
+  /**
+   * The store, only for the stages that run where it is (report). Apply, build and gate may run on machines
+   * without it: they read `input` instead.
+   */
+  db?: Db;
+  /** the revision's input as the store owner queued it: series, cover and patch mail, overrides */
+  input?: RevisionInput;
   /** identifies this worker (per-worker checkouts, logs) */
   workerId: string;
   /** options of the run (`patchgate run --no-perf` sets perf: false) */

@@ -37,3 +37,20 @@ export function worstStatus(statuses: Status[]): Status {
   if (statuses.length === 0) return 'skipped';
   return SEVERITY.find((s) => statuses.includes(s)) ?? 'skipped';
 }
+
+/**
+ * A record job (queue `results`): what a worker without the store reports to the store owner. `outcomes`
+ * holds this stage's outcome and those before it, so that the last record of a flow stores them all with the
+ * verdict in one transaction. `running` marks the run running; `finish` (the flow's last stage) ends it.
+ */
+export const recordSchema = z.object({
+  kind: z.enum(['running', 'outcome']),
+  seriesId: z.string().min(1),
+  version: z.number().int().positive(),
+  /** the run token of the revision input the worker read (null: it had none) */
+  run: z.string().nullable(),
+  stage: z.string(),
+  outcomes: z.record(z.string(), stageOutcomeSchema).default({}),
+  finish: z.object({ verdict: z.string(), detail: z.string().nullable() }).nullable().default(null),
+}).strict();
+export type RecordData = z.infer<typeof recordSchema>;

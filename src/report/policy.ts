@@ -140,3 +140,28 @@ export function decideReply(input: PolicyInput): Decision {
   const notBefore = policy.quiet_hours && inQuietHours(input.now, policy.quiet_hours) ? quietHoursEnd(input.now, policy.quiet_hours) : null;
   return { action: 'queue', state: 'pending', notBefore, cc, reason: notBefore ? `quiet hours: held until ${notBefore.toISOString()}` : 'queued' };
 }
+
+/** Where to look a reply up before sending it again (reply.per_list.<list>.archive), in milliseconds. */
+export interface ArchiveLookup {
+  /** the list's public-inbox URL: a reply is at `<url>/<message-id>/raw` */
+  url: string;
+  graceMs: number;
+  recheckMs: number;
+}
+
+/** `90` (seconds), `90s`, `5m`, `24h`, `2d`, `500ms` → milliseconds (the schema's duration). */
+export function durationToMs(value: number | string): number {
+  if (typeof value === 'number') return value * 1000;
+  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/.exec(value.trim());
+  if (!m) throw new Error(`not a duration: ${value}`);
+  return parseFloat(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
+}
+
+/** The archive lookup configured for LIST, or null (then a reply of unknown outcome is never resent). */
+export function archiveLookup(reply: ReplySettings, list: string | null): ArchiveLookup | null {
+  if (!list) return null;
+  const key = Object.keys(reply.per_list).find((k) => k.toLowerCase() === list.toLowerCase());
+  const a = key ? reply.per_list[key].archive : undefined;
+  if (!a) return null;
+  return { url: a.url.replace(/\/+$/, ''), graceMs: durationToMs(a.grace), recheckMs: durationToMs(a.recheck) };
+}

@@ -5,10 +5,11 @@ import type { Logger } from '../log.js';
 import { logger } from '../log.js';
 import type { StageContext, StageRegistry } from '../queue/registry.js';
 import type { StageOutcome } from '../queue/schemas.js';
+import { UnrecoverableError } from 'bullmq';
 import { resolveSecret } from '../settings/load.js';
 import type { Settings } from '../settings/schema.js';
 import type { Db } from '../store/db.js';
-import { createMailTransport, hasDueMail, replySummary, sendOutbox, type SendSummary } from './outbox.js';
+import { configureOutbox, createMailTransport, hasDueMail, replySummary, sendOutbox, type SendSummary } from './outbox.js';
 import { defaultInstallationClients, hasPendingGithub, sendGithubOutbox, type GithubSendSummary, type InstallationClients } from './github-stage.js';
 import { sendPatchworkOutbox, type PatchworkTarget } from './patchwork.js';
 import { recordVerdict } from './verdict.js';
@@ -46,7 +47,7 @@ export async function deliverOutbox(db: Db, settings: Settings, log: Logger = lo
     try {
       const transport = createMailTransport(settings);
       try {
-        out.mail = await sendOutbox(db, transport);
+        out.mail = await sendOutbox(db, transport, { reply: settings.reply });
       } finally {
         transport.close();
       }
@@ -75,6 +76,8 @@ export async function deliverOutbox(db: Db, settings: Settings, log: Logger = lo
 
 export async function reportStage(ctx: StageContext): Promise<StageOutcome> {
   const { db, settings, seriesId, version, log } = ctx;
+  // the verdict and its outbox rows are written in one transaction of the store: run where it is
+  if (!db) throw new UnrecoverableError('the report stage runs where the store is, and this worker has none');
   const result = recordVerdict(db, seriesId, version, settings);
   if (!result) return { status: 'skipped', summary: 'series not in the store', data: { reply: null } };
   const { decision } = result.mail;
@@ -98,6 +101,7 @@ export function registerStages(registry: StageRegistry): void {
 /** A background sender for the daemon: a delivery pass every INTERVAL (quiet hours, retries). */
 export function startOutboxSender(db: Db, settings: Settings, opts: { intervalMs?: number; log?: Logger } = {}): { stop(): Promise<void> } {
   const log = opts.log ?? logger.child({ component: 'outbox-sender' });
+  configureOutbox(settings); // approveHeldReply (the dashboard's action) checks these
   let running: Promise<unknown> = Promise.resolve();
   let stopped = false;
   const timer = setInterval(() => {

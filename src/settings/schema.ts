@@ -42,8 +42,21 @@ const rateLimit = z.object({
   per_submitter: z.number().int().nonnegative().default(5),
   window_minutes: z.number().positive().default(60),
 });
+/**
+ * Where the list's mail is archived, to check whether a reply whose SMTP outcome is unknown (the sender died
+ * between handing the message over and recording the answer) reached the list before sending it again:
+ * GET `<url>/<message-id>/raw` (public-inbox's URL shape: 200 = archived, 404 = not). A reply still absent
+ * `grace` after it was handed over is sent again with the same Message-ID. Without it: never resent.
+ */
+const replyArchive = z.object({
+  url: z.string().url(),
+  grace: duration.default('30m'),
+  /** between lookups while the grace runs, and after a failed lookup */
+  recheck: duration.default('2m'),
+});
 /** Per-list overrides of the reply policy, keyed by the list address. */
 const listPolicy = z.object({
+  archive: replyArchive.optional(),
   on: replyOn.optional(),
   cc_list: z.boolean().optional(),
   quiet_hours: quietHours.nullable().optional(),

@@ -452,4 +452,91 @@ export const migrations: { id: number; name: string; sql: string }[] = [
       ALTER TABLE messages ADD COLUMN core TEXT;
     `,
   },
+  {
+    id: 11,
+    name: 'merged series: the commits of a tree\'s branch holding every patch, the state `merged` in the queue',
+    sql: `
+      -- A revision is merged when every patch of it is in a tree's branch (src/trees/merged.ts, after a mirror
+      -- fetch): by patch-id, else by subject and author address. Superseded stays superseded (checked first).
+      CREATE TABLE series_merges (
+        series_id   TEXT PRIMARY KEY,
+        version     INTEGER NOT NULL,
+        tree        TEXT NOT NULL,                     -- the tree whose branch holds it
+        branch      TEXT,
+        head        TEXT,                              -- the branch's tip when it was found
+        commits     TEXT NOT NULL,                     -- JSON, patch order: [{ msgid, commit, how }]
+        how         TEXT NOT NULL,                     -- patch-id | subject+author | mixed (both kinds)
+        committed_at TEXT,                             -- committer date of the newest of its commits
+        detected_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
+      );
+      CREATE INDEX series_merges_tree ON series_merges (tree, detected_at);
+      CREATE TABLE tree_merge_scans (
+        tree        TEXT PRIMARY KEY,
+        head        TEXT NOT NULL,                     -- the branch tip the last scan looked at
+        scanned_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
+      );
+      DROP VIEW series_queue_v;
+      CREATE VIEW series_queue_v AS
+        SELECT s.id AS series_id,
+          CASE
+            WHEN EXISTS (SELECT 1 FROM series n WHERE json_extract(n.doc, '$.previous') = s.id || '') THEN 'superseded'  -- || '': no affinity, so the index applies
+            WHEN EXISTS (SELECT 1 FROM series_overrides v WHERE v.series_id = s.id AND v.key = 'superseded') THEN 'superseded'
+            WHEN EXISTS (SELECT 1 FROM series_merges mg WHERE mg.series_id = s.id) THEN 'merged'
+            WHEN s.received_all = 0 THEN 'incomplete'
+            WHEN r.state IS NULL OR r.state = 'cancelled' THEN 'new'
+            WHEN r.state = 'queued' THEN 'queued'
+            WHEN r.state = 'running' THEN CASE
+              WHEN EXISTS (SELECT 1 FROM outcomes o WHERE o.series_id = s.id AND o.version = s.version AND o.stage = 'build') THEN 'testing'
+              WHEN EXISTS (SELECT 1 FROM outcomes o WHERE o.series_id = s.id AND o.version = s.version AND o.stage = 'apply'
+                           AND o.status IN ('success', 'warning')) THEN 'building'
+              ELSE 'queued' END
+            WHEN r.verdict IN ('failure', 'conflict') THEN 'failed'
+            WHEN r.verdict IN ('success', 'warning') THEN CASE
+              WHEN r.last_stage = 'apply' THEN 'applied'
+              WHEN EXISTS (SELECT 1 FROM json_each(s.doc, '$.patches') p WHERE NOT EXISTS (SELECT 1 FROM json_each(p.value, '$.trailers') tr
+                           WHERE lower(json_extract(tr.value, '$.name')) IN ('acked-by', 'reviewed-by'))) THEN 'needs-ack'
+              ELSE 'passed' END
+            ELSE 'new'
+          END AS state,
+          (SELECT coalesce(json_extract(m.parsed, '$.listId'), CASE WHEN m.source GLOB '*[/#]*' THEN NULL ELSE m.source END) FROM messages m
+            WHERE m.msgid = coalesce(json_extract(s.doc, '$.cover'), json_extract(s.doc, '$.patches[0].msgid'))
+            ORDER BY m.seq LIMIT 1) AS list,
+          (SELECT count(*) FROM json_each(s.doc, '$.patches')) AS patches,
+          (SELECT count(*) FROM json_each(s.doc, '$.patches') p, json_each(p.value, '$.trailers') tr
+            WHERE lower(json_extract(tr.value, '$.name')) = 'acked-by') AS acks,
+          (SELECT count(*) FROM json_each(s.doc, '$.patches') p, json_each(p.value, '$.trailers') tr
+            WHERE lower(json_extract(tr.value, '$.name')) = 'reviewed-by') AS reviews,
+          (SELECT count(*) FROM json_each(s.doc, '$.patches') p WHERE EXISTS (SELECT 1 FROM json_each(p.value, '$.trailers') tr
+            WHERE lower(json_extract(tr.value, '$.name')) IN ('acked-by', 'reviewed-by'))) AS acked_patches,
+          s.first_date,
+          coalesce(s.name, json_extract(s.doc, '$.patches[0].name')) AS name
+        FROM series s
+        LEFT JOIN runs r ON r.series_id = s.id AND r.version = s.version;
+      CREATE TRIGGER series_queue_merges_ins AFTER INSERT ON series_merges BEGIN
+        DELETE FROM series_queue WHERE series_id = NEW.series_id;
+        INSERT INTO series_queue SELECT * FROM series_queue_v WHERE series_id = NEW.series_id;
+      END;
+      CREATE TRIGGER series_queue_merges_upd AFTER UPDATE ON series_merges BEGIN
+        DELETE FROM series_queue WHERE series_id = NEW.series_id;
+        INSERT INTO series_queue SELECT * FROM series_queue_v WHERE series_id = NEW.series_id;
+        DELETE FROM series_queue WHERE series_id = OLD.series_id;
+        INSERT INTO series_queue SELECT * FROM series_queue_v WHERE series_id = OLD.series_id;
+      END;
+      CREATE TRIGGER series_queue_merges_del AFTER DELETE ON series_merges BEGIN
+        DELETE FROM series_queue WHERE series_id = OLD.series_id;
+        INSERT INTO series_queue SELECT * FROM series_queue_v WHERE series_id = OLD.series_id;
+      END;
+      DELETE FROM series_queue;
+      INSERT INTO series_queue SELECT * FROM series_queue_v;
+    `,
+  },
+  {
+    id: 12,
+    name: 'outbox: who approved a held (dry-run) reply for sending, and when',
+    sql: `
+      -- approveHeldReply (src/report/outbox.ts): a maintainer moves a dry-run reply to pending.
+      ALTER TABLE outbox ADD COLUMN approved_by TEXT;
+      ALTER TABLE outbox ADD COLUMN approved_at TEXT;
+    `,
+  },
 ];

@@ -207,14 +207,16 @@ export function describeConflict(output: string, mbox: string): Conflict {
   return { files, detail: detail || 'git am failed', hunk };
 }
 
-interface History {
+/** What the base's history holds: the already-in-the-tree lookup (also used by merged.ts). */
+export interface History {
   /** bare subject → commit */
   subjects: Map<string, string>;
   /** patch-id → commit, for commits whose file set equals one of the series' patches */
   patchIds: Map<string, string>;
 }
 
-async function recentHistory(dir: string, baseSha: string, depth: number, fileSets: string[][]): Promise<History> {
+/** The last `depth` commits of `baseSha` (any `git log` revision, e.g. `old..new`), indexed by subject and patch-id. */
+export async function recentHistory(dir: string, baseSha: string, depth: number, fileSets: string[][]): Promise<History> {
   const out = await git(dir, ['log', '-n', String(depth), '--no-merges', '--format=%x01%H%x00%s', '--name-only', baseSha]);
   const subjects = new Map<string, string>();
   const wanted = new Set(fileSets.filter((f) => f.length).map((f) => [...f].sort().join('\0')));
@@ -240,7 +242,8 @@ async function recentHistory(dir: string, baseSha: string, depth: number, fileSe
   return { subjects, patchIds };
 }
 
-async function patchId(dir: string, mbox: string): Promise<string | null> {
+/** `git patch-id --stable` of a patch (mail, mbox or bare diff), null when it holds no diff. */
+export async function patchId(dir: string, mbox: string): Promise<string | null> {
   const r = await git(dir, ['patch-id', '--stable'], { input: mbox });
   return r.stdout.split(' ')[0]?.trim() || null;
 }

@@ -110,16 +110,25 @@ export async function gcMirror(root: string, url: string): Promise<void> {
 
 /**
  * Fetches every tree's mirror now and then every `intervalMs` until the signal aborts. Errors are
- * logged and retried at the next tick: a fetch failure must not stop the schedule.
+ * logged and retried at the next tick: a fetch failure must not stop the schedule. `afterFetch` runs after each
+ * mirror's fetch (also when it was fresh enough to skip), with the trees it serves (merged.ts looks there for
+ * merged series); its errors are logged like a fetch's.
  */
-export function scheduleMirrorFetch(root: string, trees: TreeConfig[], intervalMs: number, signal: AbortSignal): Promise<void> {
+export function scheduleMirrorFetch(
+  root: string,
+  trees: TreeConfig[],
+  intervalMs: number,
+  signal: AbortSignal,
+  afterFetch?: (dir: string, trees: TreeConfig[]) => Promise<unknown>,
+): Promise<void> {
   return new Promise((resolve) => {
     let timer: NodeJS.Timeout | undefined;
     const tick = async () => {
       for (const url of new Set(trees.map((t) => t.url))) {
         if (signal.aborted) break;
         try {
-          await fetchMirror(root, url, { maxAgeMs: intervalMs / 2 });
+          const { dir } = await fetchMirror(root, url, { maxAgeMs: intervalMs / 2 });
+          if (afterFetch && !signal.aborted) await afterFetch(dir, trees.filter((t) => t.url === url));
         } catch (err) {
           log.warn({ url: redactUrl(url), err: err instanceof Error ? redactUrl(err.message) : String(err) }, 'mirror fetch failed; next try at the next tick');
         }

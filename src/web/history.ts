@@ -58,10 +58,26 @@ export function headsTreePage(db: Db, tree: string): string {
   const health = cellHealth(db, tree);
   const plots = Object.entries(history).map(([m, pts]) => `<section>${headHistorySvg(m, pts)}</section>`).join('');
   const runRows = runs.map((r) => `<tr><td>${r.id}</td><td><code>${esc(r.commit_id.slice(0, 12))}</code></td><td>${esc(r.trigger)}</td><td>${esc(r.status)}</td><td>${esc(r.started_at)}</td><td>${esc(r.note ?? '')}</td></tr>`).join('');
-  const bisRows = bis.map((b) => `<tr><td>${b.id}</td><td>${esc(b.metric)}</td><td>${esc(b.state)}</td><td>${b.culprit ? `<code>${esc(b.culprit.slice(0, 12))}</code> ${esc(b.subject ?? '')}` : ''}</td><td>${esc(pct(b.change))}</td><td>${b.steps ?? ''} / ${b.bound ?? ''}</td></tr>`).join('');
+  const candidatesOf = (data: string) => {
+    try {
+      const c = (JSON.parse(data) as { candidates?: { commit: string }[] }).candidates ?? [];
+      return c.length ? `one of ${c.length}: <code>${esc(c[0].commit.slice(0, 12))}</code>..<code>${esc(c[c.length - 1].commit.slice(0, 12))}</code> (skipped commits)` : '';
+    } catch {
+      return '';
+    }
+  };
+  // the maintainers' actions (src/web/heads-actions.ts): a HEAD run now, a bisection of a detected change
+  const tokenField = '<input type="password" name="token" placeholder="maintainer token" required>';
+  const changes = db.prepare(`SELECT c.id, c.metric, c.verdict, c.change, r.commit_id FROM head_changes c JOIN head_runs r ON r.id = c.to_run
+      WHERE c.tree = ? AND c.verdict IN ('regression', 'improvement') ORDER BY c.id DESC LIMIT 20`).all(tree) as { id: number; metric: string; verdict: string; change: number; commit_id: string }[];
+  const changeRows = changes.map((c) => `<tr><td>${c.id}</td><td>${esc(c.metric)}</td><td>${esc(c.verdict)}</td><td>${esc(pct(c.change))}</td><td><code>${esc(c.commit_id.slice(0, 12))}</code></td>` +
+    `<td><form method="post" action="/heads/changes/${c.id}/bisect">${tokenField}<button>bisect</button></form></td></tr>`).join('');
+  const bisRows = bis.map((b) => `<tr><td>${b.id}</td><td>${esc(b.metric)}</td><td>${esc(b.state)}</td><td>${b.culprit ? `<code>${esc(b.culprit.slice(0, 12))}</code> ${esc(b.subject ?? '')}` : candidatesOf(b.data)}</td><td>${esc(pct(b.change))}</td><td>${b.steps ?? ''} / ${b.bound ?? ''}</td></tr>`).join('');
   const cellRows = health.map((c) => `<tr class="cell-${esc(c.state)}"><td>${esc(c.cell)}</td><td>${esc(c.state)}</td><td>${esc(c.streak.outcome)} × ${c.streak.length}</td><td>${esc(c.outcomes.map((o) => (o.outcome === 'pass' ? '✓' : o.outcome === 'fail' ? '✗' : '↻')).join(''))}</td></tr>`).join('');
   return page(`HEAD ${tree}`, `<h2>HEAD runs of ${esc(tree)}</h2>
 ${plots || '<p class="muted">no HEAD runs yet</p>'}
+<form method="post" action="/heads/${encodeURIComponent(tree)}/run">${tokenField}<button>run HEAD now</button></form>
+${changeRows ? `<h3>Detected changes</h3><table><thead><tr><th>#</th><th>metric</th><th>verdict</th><th>change</th><th>at</th><th></th></tr></thead><tbody>${changeRows}</tbody></table>` : ''}
 <h3>Bisections</h3><table><thead><tr><th>#</th><th>metric</th><th>state</th><th>culprit</th><th>size</th><th>steps / budget</th></tr></thead><tbody>${bisRows}</tbody></table>
 <h3>Cells</h3><table><thead><tr><th>cell</th><th>state</th><th>streak</th><th>runs</th></tr></thead><tbody>${cellRows}</tbody></table>
 <h3>Runs</h3><table><thead><tr><th>#</th><th>commit</th><th>trigger</th><th>status</th><th>started</th><th>note</th></tr></thead><tbody>${runRows}</tbody></table>`, { live: false });

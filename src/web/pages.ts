@@ -3,6 +3,7 @@ import type { Series } from '../series/types.js';
 import { esc, href, icon, page, seriesHref, status } from './html.js';
 import { perfData, type ProjectSummary } from './projects.js';
 import { SERIES_STATES, SORT_KEYS, type OutboxRow, type OutcomeRow, type SeriesFilter, type SeriesRow } from './queries.js';
+import type { StoredMerge } from '../trees/merged.js';
 import type { PatchPair } from './revisions.js';
 import { distributionSvg, historySvg, timelineSvg } from './svg.js';
 
@@ -107,6 +108,14 @@ export interface SeriesPageData {
   treeSet: string | null;
   /** trees the tree action offers */
   trees: string[];
+  /** where its patches were found in a tree's branch (src/trees/merged.ts) */
+  merge?: StoredMerge | null;
+}
+
+function mergeHtml(m: StoredMerge, s: Series): string {
+  const name = new Map(s.patches.map((p) => [p.msgid, `${p.number}. ${p.name}`]));
+  const items = m.commits.map((c) => `<li data-commit="${esc(c.commit)}" data-how="${esc(c.how)}"><code>${esc(c.commit.slice(0, 12))}</code> ${esc(name.get(c.msgid) ?? c.msgid)} <span class="muted">(${esc(c.how)})</span></li>`).join('');
+  return `<div id="merged" data-tree="${esc(m.tree)}" data-how="${esc(m.how)}"><p>merged in <b>${esc(m.tree)}</b>${m.branch ? ` (${esc(m.branch)})` : ''}${m.committed_at ? `, committed ${when(m.committed_at)}` : ''}, found ${when(m.detected_at)} by ${esc(m.how)}</p><ul>${items}</ul></div>`;
 }
 
 export function seriesPage(d: SeriesPageData): string {
@@ -151,7 +160,11 @@ export function seriesPage(d: SeriesPageData): string {
     const plots = names.map((m) => distributionSvg(m, pd.samples?.baseline[m] ?? [], pd.samples?.candidate[m] ?? [], pd.metrics[m])).filter(Boolean).join('\n');
     return `<div id="perf" class="plots">${plots || '<p class="muted">the perf gate stored no samples</p>'}</div>`;
   }).join('');
-  const mails = outbox.map((m) => `<details class="reply" data-state="${esc(m.state)}"><summary>v${m.version} ${esc(m.channel)} ${status(m.state)} ${esc(m.message_id)}${m.sent_at ? ` sent ${when(m.sent_at)}` : ''}</summary><pre>${esc(m.payload)}</pre></details>`).join('\n');
+  // a reply held in the outbox (dry-run mail) can be approved for sending by a maintainer (form POST, no JavaScript)
+  const approve = (m: OutboxRow) => m.state === 'dry-run' && m.channel === 'mail'
+    ? `<form method="post" action="${esc(seriesHref(s.id))}/approve" class="filters approve" data-reply="${m.id}"><input type="hidden" name="reply" value="${m.id}"><input type="password" name="token" placeholder="maintainer token" aria-label="token for approving reply ${m.id}" autocomplete="off"><button type="submit">approve sending</button> <span class="muted">held: not sent until approved</span></form>`
+    : '';
+  const mails = outbox.map((m) => `<details class="reply" data-state="${esc(m.state)}" data-reply="${m.id}"><summary>v${m.version} ${esc(m.channel)} ${status(m.state)} ${esc(m.message_id)}${m.sent_at ? ` sent ${when(m.sent_at)}` : ''}</summary><pre>${esc(m.payload)}</pre></details>${approve(m)}`).join('\n');
   const run = d.run ? `<p>run: ${status(d.run.state)}${d.run.verdict ? ` verdict ${status(d.run.verdict)}` : ''}${d.run.detail ? ` <span class="muted">${esc(d.run.detail)}</span>` : ''}${d.run.branch ? ` · branch <code>${esc(d.run.branch)}</code>` : ''}</p>` : '<p class="muted">not run yet</p>';
   return page(s.name ?? s.id, `<h2>${displayName(s)} <span class="muted">v${s.version}</span> <span id="state">${status(row.state)}</span></h2>
 <p>submitter ${esc(s.submitter.name)} &lt;${esc(s.submitter.email)}&gt; · id <code>${esc(s.id)}</code>${row.list ? ` · list ${esc(row.list)}` : ''}
@@ -160,6 +173,7 @@ ${d.projects.map((p) => ` <a href="${esc(href('/', { project: p }))}">#${esc(p)}
 <div id="series-live" data-live>
 <p id="tree">tree: ${row.tree ? `<b>${esc(row.tree)}</b> <span class="muted">(${esc(row.treeReason ?? '')})</span>` : '<span class="muted">not chosen yet</span>'}</p>
 ${run}
+${d.merge ? mergeHtml(d.merge, s) : ''}
 <h3>patches</h3><table id="patches"><thead><tr><th>#</th><th>name</th><th>apply</th><th>build</th><th>gates</th><th>collected trailers</th><th>files</th></tr></thead><tbody>${patches}</tbody></table>
 ${perf ? `<h3>performance</h3>${perf}` : ''}
 <h3>outcomes</h3>${outs ? `<table id="outcomes"><tbody>${outs}</tbody></table>` : '<p class="muted">nothing run yet</p>'}

@@ -5,10 +5,10 @@ import type { Db } from '../store/db.js';
 import { ensureProjectTable } from './projects.js';
 
 export type SeriesState =
-  | 'new' | 'incomplete' | 'queued' | 'applied' | 'building' | 'testing' | 'passed' | 'needs-ack' | 'failed' | 'superseded';
+  | 'new' | 'incomplete' | 'queued' | 'applied' | 'building' | 'testing' | 'passed' | 'needs-ack' | 'failed' | 'superseded' | 'merged';
 
-/** In pipeline order (the order `sort=state` uses). `merged` is not derivable from the store yet. */
-export const SERIES_STATES: SeriesState[] = ['new', 'incomplete', 'queued', 'applied', 'building', 'testing', 'needs-ack', 'passed', 'failed', 'superseded'];
+/** In pipeline order (the order `sort=state` uses). `merged`: every patch is in the tree's branch (src/trees/merged.ts, migration 11). */
+export const SERIES_STATES: SeriesState[] = ['new', 'incomplete', 'queued', 'applied', 'building', 'testing', 'needs-ack', 'passed', 'failed', 'superseded', 'merged'];
 
 export const SORT_KEYS = ['date', 'name', 'state', 'submitter'] as const;
 export type SortKey = (typeof SORT_KEYS)[number];
@@ -242,6 +242,6 @@ export function storeVersion(db: Db): string {
   const r = db.prepare(`SELECT (SELECT max(updated_at) FROM series) AS a, (SELECT count(*) FROM series_queue) AS b,
       (SELECT max(updated_at) FROM runs) AS c, (SELECT max(updated_at) FROM outcomes) AS d,
       (SELECT max(id) FROM outbox) AS e, (SELECT group_concat(state) FROM outbox WHERE id > (SELECT max(id) - 50 FROM outbox)) AS f,
-      (SELECT max(updated_at) FROM source_health) AS g`).get() as Record<string, unknown>;
+      (SELECT max(updated_at) FROM source_health) AS g, (SELECT max(detected_at) FROM series_merges) AS h`).get() as Record<string, unknown>;
   return Object.values(r).map((v) => String(v ?? '')).join('|');
 }

@@ -18,6 +18,11 @@ import { readQueues, type QueueSource } from './queues.js';
 import { compareRevisions } from './revisions.js';
 import { registerMailSinkRoutes } from './mail-sink.js';
 import { registerHeadsRoutes } from './history.js';
+import { registerHeadsActions } from './heads-actions.js';
+import type { HeadsEnqueuer } from '../heads/schedule.js';
+import { mergeOf } from '../trees/merged.js';
+import { approveHeldReply } from '../report/outbox.js';
+import type { Settings } from '../settings/schema.js';
 
 export interface WebOptions {
   db: Db;
@@ -35,6 +40,11 @@ export interface WebOptions {
   trees?: string[];
   /** mount bull-board (read-only) at /queues/ over these queues */
   bullBoard?: Queue[];
+  /** the heads queue, for the HEAD run and bisect actions (src/web/heads-actions.ts) */
+  heads?: HeadsEnqueuer | null;
+  /** the settings a held reply's approval is checked against (SMTP transport, reply mode); absent: those of
+   *  this process's outbox sender, if one runs */
+  outboxSettings?: Pick<Settings, 'smtp' | 'reply'>;
 }
 
 const num = (v: string | undefined) => (v && /^\d{1,7}$/.test(v) ? parseInt(v, 10) : undefined);
@@ -171,6 +181,7 @@ export async function createWebServer(opts: WebOptions): Promise<FastifyInstance
       outcomes: outcomesOf(db, s.id, s.version),
       revisions: revisionsOf(db, s).map((r) => ({ id: r.id, version: r.version })),
       outbox: outboxOf(db, s.id).map((m) => ({ message_id: m.message_id, version: m.version, channel: m.channel, state: m.state, sent_at: m.sent_at })),
+      merged: mergeOf(db, s.id),
     };
   });
   app.get('/api/version', async () => ({ version: storeVersion(db) }));
@@ -219,7 +230,7 @@ export async function createWebServer(opts: WebOptions): Promise<FastifyInstance
   // --- actions (maintainers only) ----------------------------------------------------------------------
   // Marks and the tree go to series_overrides, where the mail commands put theirs (`patchgate: superseded`,
   // `patchgate: tree X`): tree selection honours the tree, the queue state the superseded mark.
-  type Action = 'retest' | 'supersede' | 'unsupersede' | 'tree';
+  type Action = 'retest' | 'supersede' | 'unsupersede' | 'tree' | 'approve';
   const WHO = { msgid: 'dashboard', sender: 'a maintainer on the dashboard' };
   const setOverride = db.prepare(`INSERT INTO series_overrides (series_id, key, value, msgid, sender) VALUES (?, ?, ?, ?, ?)
       ON CONFLICT (series_id, key) DO UPDATE SET value = excluded.value, msgid = excluded.msgid, sender = excluded.sender,
@@ -230,6 +241,13 @@ export async function createWebServer(opts: WebOptions): Promise<FastifyInstance
     const s = loadSeries(db, id);
     if (!s) return { code: 404, body: { error: `no series ${id}` } };
     switch (action) {
+      case 'approve': {
+        // a reply held in the outbox (dry-run) of this series goes out: src/report/outbox.ts decides whether it may
+        const row = /^\d{1,12}$/.test(arg ?? '') ? (db.prepare('SELECT id FROM outbox WHERE id = ? AND series_id = ?').get(Number(arg), s.id) as { id: number } | undefined) : undefined;
+        if (!row) return { code: 404, body: { error: `no reply ${String(arg ?? '').slice(0, 20)} of series ${id} in the outbox` } };
+        const r = approveHeldReply(db, row.id, WHO.sender, opts.outboxSettings);
+        return r.ok ? { code: 200, body: { approved: `reply ${row.id} is queued for sending` } } : { code: 409, body: { error: r.reason } };
+      }
       case 'supersede':
         setOverride.run(s.id, 'superseded', 'yes', WHO.msgid, WHO.sender);
         return { code: 200, body: { marked: 'superseded' } };
@@ -251,13 +269,14 @@ export async function createWebServer(opts: WebOptions): Promise<FastifyInstance
   };
   const apiAction = (action: Action) => async (req: FastifyRequest, reply: FastifyReply) => {
     const body = (req.body ?? {}) as Record<string, string>;
-    const r = await act(action, (req.params as { id: string }).id, bearer(req), body.tree);
+    const r = await act(action, (req.params as { id: string }).id, bearer(req), action === 'approve' ? String(body.reply ?? '') : body.tree);
     return reply.code(r.code).send(r.body);
   };
   app.post('/api/series/:id/retest', apiAction('retest'));
   app.post('/api/series/:id/supersede', apiAction('supersede'));
   app.delete('/api/series/:id/supersede', apiAction('unsupersede'));
   app.post('/api/series/:id/tree', apiAction('tree'));
+  app.post('/api/series/:id/approve', apiAction('approve')); // { "reply": <outbox id> }
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 4096 }, (_req, body, done) => {
     done(null, Object.fromEntries(new URLSearchParams(body as string)));
   });
@@ -265,10 +284,10 @@ export async function createWebServer(opts: WebOptions): Promise<FastifyInstance
   app.post('/series/:id/:action', async (req, reply) => {
     const { id, action } = req.params as { id: string; action: string };
     const form = (req.body ?? {}) as Record<string, string>;
-    const kind: Action | null = action === 'retest' ? 'retest' : action === 'tree' ? 'tree'
+    const kind: Action | null = action === 'retest' ? 'retest' : action === 'tree' ? 'tree' : action === 'approve' ? 'approve'
       : action === 'supersede' ? (form.undo ? 'unsupersede' : 'supersede') : null;
     if (!kind) return reply.code(404).type('text/plain').send('no such action\n');
-    const r = await act(kind, id, bearer(req) ?? form.token, form.tree);
+    const r = await act(kind, id, bearer(req) ?? form.token, kind === 'approve' ? form.reply : form.tree);
     const msg = r.code === 200 ? Object.entries(r.body).map(([k, v]) => `${k}: ${v}`).join(', ') : r.body.error;
     reply.code(r.code).type('text/html; charset=utf-8');
     return `<!doctype html><meta charset="utf-8"><title>${action}</title><p id="result">${msg.replace(/[&<>"']/g, '')}</p><p><a href="/series/${encodeURIComponent(id)}">back</a></p>`;
@@ -299,7 +318,7 @@ export async function createWebServer(opts: WebOptions): Promise<FastifyInstance
     reply.type('text/html; charset=utf-8');
     const marked = db.prepare("SELECT 1 FROM series_overrides WHERE series_id = ? AND key = 'superseded'").get(s.id) !== undefined;
     const treeSet = (db.prepare("SELECT value FROM series_overrides WHERE series_id = ? AND key = 'tree'").pluck().get(s.id) as string | undefined) ?? null;
-    return seriesPage({ row, revisions, compare, outcomes: outcomesOf(db, s.id, s.version), outbox: outboxOf(db, s.id), run, projects: projects.projectsOf(s.id), marked, treeSet, trees: opts.trees ?? distinctValues(db).trees });
+    return seriesPage({ row, revisions, compare, outcomes: outcomesOf(db, s.id, s.version), outbox: outboxOf(db, s.id), run, projects: projects.projectsOf(s.id), marked, treeSet, trees: opts.trees ?? distinctValues(db).trees, merge: mergeOf(db, s.id) });
   });
   app.get('/outbox', async (_req, reply) => {
     reply.type('text/html; charset=utf-8');
@@ -311,6 +330,7 @@ export async function createWebServer(opts: WebOptions): Promise<FastifyInstance
     return projectsPage(projects.projects.map((p) => projectSummary(db, p)));
   });
   registerHeadsRoutes(app, db);
+  registerHeadsActions(app, { db, token: opts.actionToken, heads: opts.heads, trees: opts.trees });
   app.get('/workers', async (_req, reply) => {
     const q = await readQueues(opts.queues ?? null);
     const sources = db.prepare('SELECT * FROM source_health ORDER BY source').all() as SourceRow[];

@@ -9,6 +9,8 @@ import type { FastifyInstance } from 'fastify';
 import type { Browser, Page } from 'playwright-core';
 import { openDb, type Db } from '../../src/store/db.js';
 import type { Series } from '../../src/series/types.js';
+import { configureOutbox } from '../../src/report/outbox.js';
+import { replySchema } from '../../src/settings/schema.js';
 import { loadProjects } from '../../src/web/projects.js';
 import { createWebServer } from '../../src/web/server.js';
 import { repoRoot } from '../helpers/archive.js';
@@ -134,6 +136,36 @@ describe.skipIf(!hasChromium)(`dashboard in a browser (needs ${CHROMIUM})`, () =
     expect(await page.textContent('#result')).toContain('a maintainer token is needed');
     const api = await page.request.post(`${base}/api/series/${encodeURIComponent(perfSeries.id)}/retest`);
     expect(api.status()).toBe(401);
+  });
+
+  it('approving a held reply: refused without the token, with it the outbox row becomes pending', async () => {
+    const heldRow = () => db.prepare("SELECT id, state FROM outbox WHERE series_id = ? AND channel = 'mail'").get(perfSeries.id) as { id: number; state: string };
+    const held = heldRow();
+    expect(held.state).toBe('dry-run');
+    configureOutbox({ smtp: { url: 'smtp://127.0.0.1:2525', from: 'patchgate <patchgate@localhost>' }, reply: replySchema.parse({ mode: 'send' }) });
+    try {
+      await page.goto(`${base}/series/${encodeURIComponent(perfSeries.id)}`);
+      const form = page.locator(`form.approve[data-reply="${held.id}"]`);
+      expect(await form.count()).toBe(1);
+      await shot('series-held-reply');
+      const [refused] = await Promise.all([page.waitForResponse((r) => r.url().endsWith('/approve')), form.locator('button').click()]);
+      expect(refused.status()).toBe(401);
+      expect(await page.textContent('#result')).toContain('a maintainer token is needed');
+      expect(heldRow().state).toBe('dry-run');
+
+      await page.goto(`${base}/series/${encodeURIComponent(perfSeries.id)}`);
+      await form.locator('input[name=token]').fill('maintainer-token');
+      const [approved] = await Promise.all([page.waitForResponse((r) => r.url().endsWith('/approve')), form.locator('button').click()]);
+      expect(approved.status()).toBe(200);
+      expect(await page.textContent('#result')).toContain(`reply ${held.id} is queued for sending`);
+      expect(heldRow().state).toBe('pending');
+      await Promise.all([page.waitForURL(/\/series\//), page.click('a:text("back")')]);
+      expect(await page.locator(`#replies details.reply[data-reply="${held.id}"][data-state="pending"]`).count()).toBe(1);
+      expect(await page.locator('form.approve').count()).toBe(0);
+      await shot('series-reply-approved');
+    } finally {
+      configureOutbox(null);
+    }
   });
 
   it('projects, workers and outbox pages render; the queue updates live when the store changes', async () => {

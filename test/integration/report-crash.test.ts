@@ -1,7 +1,8 @@
 // Crash tests: the report sender runs as its own process and is SIGKILLed at chosen points (and at random
 // times while 50 reports go out); a new sender is started after each kill. No report may arrive twice.
 // See src/report/outbox.ts for the states: a kill before the end of SMTP DATA resends (the server dropped
-// the partial message); a kill after it never resends (at-most-once for lists).
+// the partial message); a kill after it never resends when no archive lookup is configured for the list (the
+// default, tested here: at-most-once). With a lookup, see report-crash-archive.test.ts (exactly once).
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';

@@ -18,7 +18,15 @@ export interface SmtpSink {
   close(): Promise<void>;
 }
 
-export async function startSmtpSink(): Promise<SmtpSink> {
+export interface SinkOptions {
+  /**
+   * Runs on each complete message before the server answers 250 (and before it is counted): e.g. delivery
+   * into a list archive, so that whatever the server accepted is visible there before the client hears so.
+   */
+  beforeAccept?(raw: Buffer): Promise<void>;
+}
+
+export async function startSmtpSink(opts: SinkOptions = {}): Promise<SmtpSink> {
   const messages: Received[] = [];
   let connections = 0;
   const server = new SMTPServer({
@@ -34,12 +42,17 @@ export async function startSmtpSink(): Promise<SmtpSink> {
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('error', () => { /* the client went away mid-DATA: nothing was delivered */ });
       stream.on('end', () => {
-        messages.push({
-          raw: Buffer.concat(chunks),
-          mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
-          rcptTo: session.envelope.rcptTo.map((r) => r.address),
-        });
-        cb();
+        const raw = Buffer.concat(chunks);
+        const accept = () => {
+          messages.push({
+            raw,
+            mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+            rcptTo: session.envelope.rcptTo.map((r) => r.address),
+          });
+          cb();
+        };
+        if (!opts.beforeAccept) accept();
+        else opts.beforeAccept(raw).then(accept, (err: Error) => cb(Object.assign(new Error(`451 archive delivery failed: ${err.message}`), { responseCode: 451 })));
       });
     },
   });
