@@ -16,6 +16,13 @@ import { logger } from '../log.js';
 import { ensureRedisServer } from '../queue/redis-server.js';
 import { loadSettings } from '../settings/load.js';
 import { openDb } from '../store/db.js';
+import { githubReportingConfigured, installationClients, type InstallationClients } from '../report/github-stage.js';
+import type { Settings } from '../settings/schema.js';
+
+/** The GitHub App's clients when `github:` configures the App (bisections reported where a tree asks for it). */
+function githubClients(settings: Settings): InstallationClients | null {
+  return githubReportingConfigured(settings) ? installationClients(settings) : null;
+}
 
 function out(io: CliIo, json: boolean | undefined, value: unknown, text: string): void {
   io.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${text}\n`);
@@ -47,7 +54,7 @@ export function registerHeads(program: Command, io: CliIo): void {
       }
       const db = openDb(settings.store.path);
       try {
-        const r = await runHeadJob({ db, settings }, { tree: o.tree, trigger: 'cli', commit: o.commit }, { bisect: o.bisect });
+        const r = await runHeadJob({ db, settings, github: githubClients(settings) }, { tree: o.tree, trigger: 'cli', commit: o.commit }, { bisect: o.bisect });
         const lines = [`run ${r.run.runId} ${o.tree} ${r.run.commit.slice(0, 12)} ${r.run.status}${r.run.note ? ` (${r.run.note})` : ''}`,
           ...r.run.changes.map((c) => `  ${c.metric} ${c.verdict} ${(c.change * 100).toFixed(2)}%`),
           ...r.bisections.map((b) => `  bisection ${b.id}: ${b.summary}`)];
@@ -86,7 +93,7 @@ export function registerHeads(program: Command, io: CliIo): void {
       await q.close();
       const db = openDb(settings.store.path);
       const ac = new AbortController();
-      const w = startHeadsWorker(settings.redis.url, settings.redis.prefix, headJobProcessor({ db, settings, signal: ac.signal }));
+      const w = startHeadsWorker(settings.redis.url, settings.redis.prefix, headJobProcessor({ db, settings, signal: ac.signal, github: githubClients(settings) }));
       await new Promise<void>((resolve) => {
         const stop = () => resolve();
         process.once('SIGINT', stop);
@@ -111,7 +118,7 @@ export function registerHeads(program: Command, io: CliIo): void {
       try {
         const hs = headsSettingsFrom(settings as Record<string, unknown>);
         const metric = o.metric ?? `${hs.cells[0]}_cost_per_trans`;
-        const b = await bisectBetween({ db, settings }, o.tree, { good: o.good, bad: o.bad, metric });
+        const b = await bisectBetween({ db, settings, github: githubClients(settings) }, o.tree, { good: o.good, bad: o.bad, metric });
         out(io, o.json, { id: b.bisectionId, ...b.result, outbox: b.outbox, timings: b.timings }, `bisection ${b.bisectionId}: ${b.result.summary}`);
       } finally {
         db.close();

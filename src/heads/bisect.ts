@@ -9,6 +9,11 @@
 // Merges: the first-parent chain from good to bad is bisected first; when the first commit with the change
 // is a merge, the merged branch is bisected (its tip measured first: a tip without the change means the
 // merge itself made it), recursively. The result is the first commit whose effect matches, with its size.
+//
+// A commit that does not build is skipped, as `git bisect skip` does: the step is taken on the untested
+// commit nearest the middle instead, and the skipped commit is listed. When only skipped commits are left
+// between the last commit without the change and the first with it, the culprit cannot be isolated: the
+// result is `ambiguous`, with those candidates and the reason (which of them do not build).
 import { git } from '../trees/git.js';
 import { logger } from '../log.js';
 import { compare, type Comparison, type MetricRule } from '../gates/perf/stats.js';
@@ -24,12 +29,34 @@ export interface DetectedChange {
   rule: MetricRule;
 }
 
-/** Builds COMMIT and returns BOOTS samples of the metric (one per boot). */
+/** A commit that cannot be measured (it does not build): the bisection skips it. */
+export interface Unmeasurable {
+  skip: string;
+}
+
+/** Builds COMMIT and returns BOOTS samples of the metric (one per boot), or why it cannot (it does not build). */
 export interface Measurer {
-  measure(commit: string, boots: number): Promise<number[]>;
+  measure(commit: string, boots: number): Promise<number[] | Unmeasurable>;
 }
 
 export type StepClass = 'has-change' | 'lacks-change' | 'unclear';
+
+/** A commit the bisection could not measure, like `git bisect skip`. */
+export interface SkippedCommit {
+  commit: string;
+  subject: string;
+  depth: number;
+  reason: string;
+  ms: number;
+}
+
+export interface Candidate {
+  commit: string;
+  subject: string;
+  author: string;
+  /** true when it could not be measured (does not build) */
+  skipped: boolean;
+}
 
 export interface BisectStep {
   /** 1-based step number */
@@ -60,19 +87,26 @@ export interface Culprit {
 }
 
 export interface BisectResult {
-  status: 'found' | 'not-reproduced';
+  status: 'found' | 'not-reproduced' | 'ambiguous';
   good: string;
   bad: string;
   metric: string;
   detected: DetectedChange;
   culprit: Culprit | null;
-  /** the culprit's effect against the good end */
+  /** the culprit's effect against the good end (ambiguous: that of the newest candidate) */
   size: Comparison | null;
+  /** the measured steps */
   steps: BisectStep[];
+  /** the commits tried and skipped because they do not build, in the order tried */
+  skipped: SkippedCommit[];
+  /** ambiguous: the commits the first one with the change is among, oldest first (the last one measured with it) */
+  candidates: Candidate[];
+  /** ambiguous: why the culprit could not be isolated */
+  reason: string | null;
   retries: number;
   /** commits in good..bad (all parents) */
   range: number;
-  /** the step budget: ceil(log2(candidates)) per level searched, plus one tip check per merged branch */
+  /** the step budget: ceil(log2(candidates)) per level searched, plus one tip check per merged branch (skips come on top) */
   bound: number;
   summary: string;
   wallMs: number;
@@ -152,12 +186,24 @@ export async function bisect(o: BisectOptions): Promise<BisectResult> {
     known.set(bad, { cls: 'has-change', samples: o.badSamples, comparison: compare(o.goodSamples, o.badSamples, o.detected.rule, alpha) });
   }
 
-  async function probe(commit: string, depth: number, candidates: number): Promise<Exclude<StepClass, 'unclear'>> {
+  const skipped: SkippedCommit[] = [];
+  const skippedSet = new Set<string>();
+
+  async function probe(commit: string, depth: number, candidates: number): Promise<Exclude<StepClass, 'unclear'> | 'skipped'> {
     const hit = known.get(commit);
     if (hit) return hit.cls;
+    if (skippedSet.has(commit)) return 'skipped';
     if (o.signal?.aborted) throw new Error('bisection cancelled');
     const started = Date.now();
-    const samples = await o.measurer.measure(commit, o.stepBoots);
+    const first = await o.measurer.measure(commit, o.stepBoots);
+    if (!Array.isArray(first)) {
+      const { subject } = await describe(o.repo, commit);
+      skipped.push({ commit, subject, depth, reason: first.skip, ms: Date.now() - started });
+      skippedSet.add(commit);
+      log.info({ commit: commit.slice(0, 12), subject, reason: first.skip }, 'bisection step skipped: commit cannot be measured');
+      return 'skipped';
+    }
+    const samples = [...first];
     let c = compare(o.goodSamples, samples, o.detected.rule, alpha);
     let cls = classifyStep(c, o.detected);
     let tries = 0;
@@ -165,7 +211,9 @@ export async function bisect(o: BisectOptions): Promise<BisectResult> {
       tries++;
       retries++;
       log.info({ commit, change: c.change, low: c.low, high: c.high }, 'step unclear: measuring again');
-      samples.push(...(await o.measurer.measure(commit, o.stepBoots)));
+      const more = await o.measurer.measure(commit, o.stepBoots);
+      if (!Array.isArray(more)) break; // built a moment ago: only an infrastructure change gets here; decide on what we have
+      samples.push(...more);
       c = compare(o.goodSamples, samples, o.detected.rule, alpha);
       cls = classifyStep(c, o.detected);
     }
@@ -182,54 +230,93 @@ export async function bisect(o: BisectOptions): Promise<BisectResult> {
     return final;
   }
 
-  /** First commit with the change on the first-parent chain (lower, tip], tip known to have it. */
-  async function search(lower: string, tip: string, depth: number, via: string[]): Promise<Culprit | null> {
-    const chain = await firstParentChain(o.repo, lower, tip);
-    if (chain.length === 0) return null;
-    bound += stepBudget(chain.length);
-    let lo = -1; // index of the last commit known to lack the change (-1: lower itself)
+  type Outcome = { culprit: Culprit } | { candidates: string[]; via: string[] };
+
+  /** The untested, unskipped index of (lo, hi) nearest MID (later first on a tie), or -1 when none is left. */
+  function nearest(chain: string[], lo: number, hi: number, mid: number): number {
+    for (let d = 0; d < hi - lo; d++) {
+      for (const i of [mid + d, mid - d]) if (i > lo && i < hi && !skippedSet.has(chain[i])) return i;
+    }
+    return -1;
+  }
+
+  /**
+   * First commit with the change on CHAIN, whose last commit is known (or taken) to have it and whose
+   * predecessor lacks it. FIRST is the index to try first (a merged branch's tip), else the middle. A merged
+   * branch's chain ends with the merge (CLOSING): that merge is not descended into again.
+   */
+  async function searchChain(chain: string[], depth: number, via: string[], first?: number, closing = false): Promise<Outcome> {
+    let lo = -1; // index of the last commit known to lack the change (-1: the chain's lower end)
     let hi = chain.length - 1; // index of the first commit known to have it
+    let pick = first;
     while (hi - lo > 1) {
-      const mid = (lo + hi) >> 1;
+      const mid = nearest(chain, lo, hi, pick ?? ((lo + hi) >> 1));
+      pick = undefined;
+      if (mid < 0) return { candidates: chain.slice(lo + 1, hi + 1), via }; // only skipped commits left
       const cls = await probe(chain[mid], depth, hi - lo);
+      // a merged branch's tip: when it lacks the change the merge made it, else the branch is bisected (its budget)
+      if (closing && mid === first && cls !== 'lacks-change') bound += stepBudget(chain.length - 1);
+      if (cls === 'skipped') continue;
       if (cls === 'has-change') hi = mid;
       else lo = mid;
     }
-    const first = chain[hi];
-    const parents = await parentsOf(o.repo, first);
+    const found = chain[hi];
+    const parents = closing && hi === chain.length - 1 ? [] : await parentsOf(o.repo, found);
     if (parents.length > 1) {
-      // the change came in with this merge: into the merged branch(es), tip first
+      // the change came in with this merge: into the merged branch(es), tip first; the merge closes the chain
       for (const side of parents.slice(1)) {
+        const branch = await firstParentChain(o.repo, parents[0], side);
+        if (branch.length === 0) continue;
         bound += 1;
-        const cls = await probe(side, depth + 1, 1);
-        if (cls === 'has-change') {
-          const inner = await search(parents[0], side, depth + 1, [...via, first]);
-          if (inner) return inner;
-          break;
-        }
+        const inner = await searchChain([...branch, found], depth + 1, [...via, found], branch.length - 1, true);
+        if ('candidates' in inner || inner.culprit.commit !== found) return inner;
       }
-      const d = await describe(o.repo, first);
-      return { commit: first, subject: d.subject, author: d.author, via, merge: true };
+      const d = await describe(o.repo, found);
+      return { culprit: { commit: found, subject: d.subject, author: d.author, via, merge: true } };
     }
-    const d = await describe(o.repo, first);
-    return { commit: first, subject: d.subject, author: d.author, via, merge: false };
+    const d = await describe(o.repo, found);
+    return { culprit: { commit: found, subject: d.subject, author: d.author, via, merge: closing && hi === chain.length - 1 } };
   }
 
-  const culprit = await search(good, bad, 0, []);
+  const top = await firstParentChain(o.repo, good, bad);
+  bound += stepBudget(top.length);
+  const outcome: Outcome | null = top.length ? await searchChain(top, 0, []) : null;
+  const culprit = outcome && 'culprit' in outcome ? outcome.culprit : null;
   let size: Comparison | null = null;
   if (culprit) {
     const hit = known.get(culprit.commit);
     if (hit) size = hit.comparison;
     else {
       // only reachable when the bad end was not measured before: measure the culprit now
-      await probe(culprit.commit, 0, 1);
-      size = known.get(culprit.commit)!.comparison;
+      const cls = await probe(culprit.commit, 0, 1);
+      size = cls === 'skipped' ? null : known.get(culprit.commit)!.comparison;
     }
   }
-  const status: BisectResult['status'] = culprit ? 'found' : 'not-reproduced';
-  const summary = culprit
-    ? `${culprit.commit.slice(0, 12)} ("${culprit.subject}") changed ${o.detected.metric} by ${pct(size!.change)} [${pct(size!.low)}, ${pct(size!.high)}]` +
-      ` (detected ${pct(o.detected.change)}), ${steps.length} step(s), ${retries} retr${retries === 1 ? 'y' : 'ies'}, bound ${bound} + retries, ${range} commit(s) in range`
-    : `no commit between ${good.slice(0, 12)} and ${bad.slice(0, 12)} carries the change`;
-  return { status, good, bad, metric: o.detected.metric, detected: o.detected, culprit, size, steps, retries, range, bound, summary, wallMs: Date.now() - t0 };
+  const candidates: Candidate[] = [];
+  let reason: string | null = null;
+  if (outcome && 'candidates' in outcome) {
+    for (const c of outcome.candidates) {
+      const d = await describe(o.repo, c);
+      candidates.push({ commit: c, subject: d.subject, author: d.author, skipped: skippedSet.has(c) });
+    }
+    const newest = outcome.candidates[outcome.candidates.length - 1];
+    size = known.get(newest)?.comparison ?? null;
+    const broken = candidates.filter((c) => c.skipped);
+    reason = `${broken.map((c) => c.commit.slice(0, 12)).join(', ')} ${broken.length === 1 ? 'does' : 'do'} not build, so the change cannot be ` +
+      `placed among the ${candidates.length} commits ${candidates[0].commit.slice(0, 12)}..${newest.slice(0, 12)}` +
+      (known.has(newest) ? ` (${newest.slice(0, 12)} has it${size ? `: ${pct(size.change)}` : ''})` : '');
+  }
+  const status: BisectResult['status'] = culprit ? 'found' : candidates.length ? 'ambiguous' : 'not-reproduced';
+  const tally = `${steps.length} step(s), ${retries} retr${retries === 1 ? 'y' : 'ies'}, ${skipped.length} skipped, bound ${bound} + retries + skips, ${range} commit(s) in range`;
+  const summary = culprit && size
+    ? `${culprit.commit.slice(0, 12)} ("${culprit.subject}") changed ${o.detected.metric} by ${pct(size.change)} [${pct(size.low)}, ${pct(size.high)}]` +
+      ` (detected ${pct(o.detected.change)}), ${tally}`
+    : culprit
+      ? `${culprit.commit.slice(0, 12)} ("${culprit.subject}") is the first commit with the change, but it could not be measured, ${tally}`
+      : candidates.length
+        ? `the change in ${o.detected.metric} (detected ${pct(o.detected.change)}) came with one of ${candidates.map((c) => c.commit.slice(0, 12)).join(' ')}: ${reason}; ${tally}`
+        : `no commit between ${good.slice(0, 12)} and ${bad.slice(0, 12)} carries the change`;
+  return {
+    status, good, bad, metric: o.detected.metric, detected: o.detected, culprit, size, steps, skipped, candidates, reason, retries, range, bound, summary, wallMs: Date.now() - t0,
+  };
 }

@@ -10,7 +10,7 @@ import type { BuildIssue } from '../build/builder.js';
 import { costMetrics, type PerfCell } from '../gates/perf/gate.js';
 import { runGuestPair } from '../gates/perf/guest-runner.js';
 import { logger } from '../log.js';
-import type { Measurer } from './bisect.js';
+import type { Measurer, Unmeasurable } from './bisect.js';
 import { retryOnce, type Attempt } from './flaky.js';
 
 const log = logger.child({ module: 'heads/measure' });
@@ -140,14 +140,17 @@ export function commitMeasurer(o: CommitMeasureOptions, metric: string, timings?
   const cell = o.cells.find((c) => metric.startsWith(`${c.id}_`));
   if (!cell) throw new Error(`no perf cell measures ${metric}`);
   return {
-    async measure(commit: string, boots: number): Promise<number[]> {
+    async measure(commit: string, boots: number): Promise<number[] | Unmeasurable> {
       const img = await buildCommitImage(o, commit);
-      if (!img.image) throw new CommitBuildError(commit, img.errors);
-      const s = await bootSamples(o, commit, img.image, boots, [cell]);
       if (timings) {
         timings.buildMs += img.ms;
-        timings.bootMs += s.bootMs;
         if (!img.reused) timings.builds++;
+      }
+      // a commit that does not build is an outcome: the bisection skips it (like `git bisect skip`)
+      if (!img.image) return { skip: new CommitBuildError(commit, img.errors).message };
+      const s = await bootSamples(o, commit, img.image, boots, [cell]);
+      if (timings) {
+        timings.bootMs += s.bootMs;
       }
       const v = s.samples[metric];
       if (!v || s.failed.length) throw new Error(`the boots of ${commit.slice(0, 12)} gave no ${metric}: ${JSON.stringify(s.attempts[cell.id])}`);

@@ -32,6 +32,8 @@ export interface BisectMailInput {
   /** the culprit's author and committer (Cc) */
   author: Person | null;
   committer?: Person | null;
+  /** more people to Cc (an ambiguous result: the candidates' authors) */
+  others?: Person[];
   goodBoots: number;
   fromRun?: number | null;
   toRun?: number | null;
@@ -68,7 +70,8 @@ export function bisectView(i: BisectMailInput): Record<string, unknown> {
   const size = r.size;
   const worse = r.detected.rule.direction === 'lower-is-better' ? r.detected.change > 0 : r.detected.change < 0;
   const kind = worse ? 'regression' : 'improvement';
-  const culpritStep = c ? r.steps.find((s) => s.commit === c.commit) : undefined;
+  const newest = r.candidates[r.candidates.length - 1]?.commit;
+  const culpritStep = c ? r.steps.find((s) => s.commit === c.commit) : newest ? r.steps.find((s) => s.commit === newest) : undefined;
   return {
     tree: i.tree,
     branch: i.branch ?? '',
@@ -106,6 +109,14 @@ export function bisectView(i: BisectMailInput): Record<string, unknown> {
       n: s.n, short: s.commit.slice(0, 12), class: s.class === 'has-change' ? 'has it' : 'lacks it',
       change: pct(s.comparison.change), low: pct(s.comparison.low), high: pct(s.comparison.high), boots: s.samples.length,
     })),
+    ambiguous: r.status === 'ambiguous',
+    candidate_count: r.candidates.length,
+    first_short: r.candidates[0]?.commit.slice(0, 12) ?? '',
+    last_short: r.candidates[r.candidates.length - 1]?.commit.slice(0, 12) ?? '',
+    candidate_rows: r.candidates.map((c) => ({ commit: c.commit, short: c.commit.slice(0, 12), subject: c.subject, author: c.author, note: c.skipped ? 'does not build' : 'has the change' })),
+    reason: r.reason ?? '',
+    skipped: r.skipped.length,
+    skipped_rows: r.skipped.map((s) => ({ short: s.commit.slice(0, 12), subject: s.subject, reason: s.reason })),
     dashboard: i.dashboard ?? '',
   };
 }
@@ -122,7 +133,7 @@ export function buildBisectMail(i: BisectMailInput): MailPayload {
   const to: Person[] = i.lists.map((email) => ({ name: '', email }));
   const seen = new Set(to.map((p) => p.email.toLowerCase()));
   const cc: Person[] = [];
-  for (const p of [i.author, i.committer]) {
+  for (const p of [i.author, i.committer, ...(i.others ?? [])]) {
     if (p && !seen.has(p.email.toLowerCase())) {
       seen.add(p.email.toLowerCase());
       cc.push(p);

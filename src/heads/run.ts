@@ -14,17 +14,19 @@ import type { MetricRule } from '../gates/perf/stats.js';
 import { logger, type Logger } from '../log.js';
 import { parseAddress } from '../report/mail.js';
 import type { Settings } from '../settings/schema.js';
+import type { InstallationClients } from '../report/github-stage.js';
 import type { Db } from '../store/db.js';
 import { loadTrees } from '../trees/config.js';
 import { git } from '../trees/git.js';
 import { bisect, type BisectResult, type BisectStep } from './bisect.js';
 import { detectChanges, type Detection } from './detect.js';
 import { bootSamples, buildCommitImage, commitMeasurer, type CommitMeasureOptions } from './measure.js';
-import { buildBisectMail, findPosting, queueBisectMail } from './report.js';
+import { bisectView, buildBisectMail, findPosting, queueBisectMail, type BisectMailInput } from './report.js';
+import { bisectionMarker, renderBisectComment, reportBisectionToGithub, type GithubBisectReport } from './github.js';
 import { recordAttempts } from './flaky.js';
 import { headsSettingsFrom, type HeadsSettings } from './settings.js';
 import {
-  finishBisection, finishHeadRun, getHeadRun, previousHeadRun, runSamples, saveChange, saveSamples, startBisection, startHeadRun, type HeadTrigger,
+  finishBisection, finishHeadRun, getHeadRun, knownTrackingIssue, setBisectionGithub, previousHeadRun, runSamples, saveChange, saveSamples, startBisection, startHeadRun, type HeadTrigger,
 } from './store.js';
 
 export interface HeadTreeRef {
@@ -40,6 +42,8 @@ export interface HeadsContext {
   heads?: HeadsSettings;
   log?: Logger;
   signal?: AbortSignal;
+  /** the GitHub App's client for a repository (installationClients); bisections go to GitHub where a tree configures it */
+  github?: InstallationClients | null;
   /** tests and the bench pass their own guest runner or a fixed accelerator */
   runPair?: typeof runGuestPair;
   accel?: 'tcg' | 'kvm';
@@ -203,6 +207,8 @@ export interface BisectionOutcome {
   bisectionId: number;
   result: BisectResult;
   outbox: { id: number; state: string; messageId: string } | null;
+  /** the GitHub comment, where the tree configures one (an error or dry-run says why not) */
+  github: GithubBisectReport | { error: string } | { dryRun: string } | null;
   timings: { buildMs: number; bootMs: number; builds: number };
 }
 
@@ -245,8 +251,14 @@ export async function bisectBetween(ctx: HeadsContext, treeName: string, b: Bise
   const timings = { buildMs: 0, bootMs: 0, builds: 0 };
   const measurer = commitMeasurer(mo, b.metric, timings);
   const { compare } = await import('../gates/perf/stats.js');
-  const goodSamples = b.goodSamples ?? (await measurer.measure(b.good, r.heads.boots));
-  const badSamples = b.badSamples ?? (b.detected ? undefined : await measurer.measure(b.bad, r.heads.boots));
+  // the ends must build: a bisection between commits that cannot be measured has nothing to compare
+  const endSamples = async (commit: string, end: string): Promise<number[]> => {
+    const m = await measurer.measure(commit, r.heads.boots);
+    if (!Array.isArray(m)) throw new Error(`the ${end} end cannot be measured: ${m.skip}`);
+    return m;
+  };
+  const goodSamples = b.goodSamples ?? (await endSamples(b.good, 'good'));
+  const badSamples = b.badSamples ?? (b.detected ? undefined : await endSamples(b.bad, 'bad'));
   const detected = b.detected ?? (() => {
     const c = compare(goodSamples, badSamples!, rule, r.heads.alpha);
     return { change: c.change, low: c.low, high: c.high };
@@ -264,22 +276,54 @@ export async function bisectBetween(ctx: HeadsContext, treeName: string, b: Bise
   }
   finishBisection(ctx.db, id, {
     state: result.status, culprit: result.culprit?.commit, subject: result.culprit?.subject, size: result.size, steps: result.steps.length,
-    retries: result.retries, bound: result.bound, range: result.range, data: { summary: result.summary, steps: result.steps, culprit: result.culprit, detected: result.detected, timings },
+    retries: result.retries, bound: result.bound, range: result.range,
+    data: { summary: result.summary, steps: result.steps, culprit: result.culprit, detected: result.detected, skipped: result.skipped, candidates: result.candidates, reason: result.reason, timings },
   });
   let outbox: BisectionOutcome['outbox'] = null;
-  if (result.culprit) {
-    const who = (await git(dir, ['log', '-1', '--format=%an <%ae>%x00%cn <%ce>', result.culprit.commit])).stdout.trim().split('\0');
-    const posting = await findPosting(ctx.db, dir, result.culprit.commit);
-    const payload = buildBisectMail({
+  let github: BisectionOutcome['github'] = null;
+  // the report: the culprit (threaded to its posting), or the candidates when it could not be isolated
+  const reported = result.culprit?.commit ?? result.candidates[result.candidates.length - 1]?.commit ?? null;
+  if (reported) {
+    const who = (await git(dir, ['log', '-1', '--format=%an <%ae>%x00%cn <%ce>', reported])).stdout.trim().split('\0');
+    const posting = result.culprit ? await findPosting(ctx.db, dir, result.culprit.commit) : null;
+    const others = result.candidates.map((c) => safeAddress(c.author)).filter((p): p is { name: string; email: string } => p !== null);
+    const input: BisectMailInput = {
       bisectionId: id, tree: tree.name, branch: tree.branch, lists: tree.lists, from: ctx.settings.smtp.from, result,
-      author: safeAddress(who[0]), committer: safeAddress(who[1]), goodBoots: goodSamples.length, fromRun: b.fromRun, toRun: b.toRun, posting,
+      author: safeAddress(who[0]), committer: safeAddress(who[1]), others, goodBoots: goodSamples.length, fromRun: b.fromRun, toRun: b.toRun, posting,
       dashboard: ctx.settings.reply.dashboard_url ? `${ctx.settings.reply.dashboard_url.replace(/\/$/, '')}/heads/${encodeURIComponent(tree.name)}` : null,
-    });
-    const row = queueBisectMail(ctx.db, payload, ctx.settings, tree.name, id);
+    };
+    const row = queueBisectMail(ctx.db, buildBisectMail(input), ctx.settings, tree.name, id);
     if (row) outbox = { id: row.id, state: row.state, messageId: row.message_id };
+    github = await reportToGithub(ctx, r, tree.name, id, input);
   }
   r.log.info({ tree: tree.name, bisection: id, summary: result.summary }, 'bisection done');
-  return { bisectionId: id, result, outbox, timings };
+  return { bisectionId: id, result, outbox, github, timings };
+}
+
+/**
+ * The bisection as a comment on the tree's GitHub issue (heads.trees[].github), through the App's client:
+ * dry-run unless reply.mode is send, like the mail. A GitHub failure is logged and kept with the bisection,
+ * never thrown: the bisection is done.
+ */
+async function reportToGithub(ctx: HeadsContext, r: Resolved, tree: string, id: number, input: BisectMailInput): Promise<BisectionOutcome['github']> {
+  const target = r.heads.trees.find((t) => t.tree === tree)?.github;
+  if (!target) return null;
+  const marker = bisectionMarker(tree, input.result);
+  const body = renderBisectComment(bisectView(input), marker);
+  let out: BisectionOutcome['github'];
+  if (ctx.settings.reply.mode !== 'send') out = { dryRun: `reply.mode ${ctx.settings.reply.mode}: comment on ${target.repo} not posted` };
+  else if (!ctx.github) out = { error: 'no GitHub client (github.app_id and github.private_key are needed)' };
+  else {
+    try {
+      out = await reportBisectionToGithub(await ctx.github(target.repo), target, tree, body, marker, knownTrackingIssue(ctx.db, tree, target.repo));
+    } catch (err) {
+      out = { error: (err as Error).message };
+    }
+  }
+  if ('error' in out) r.log.warn({ tree, bisection: id, repo: target.repo, err: out.error }, 'bisection not reported on GitHub');
+  else r.log.info({ tree, bisection: id, github: out }, 'bisection reported on GitHub');
+  setBisectionGithub(ctx.db, id, { repo: target.repo, ...out });
+  return out;
 }
 
 function safeAddress(s: string | undefined): { name: string; email: string } | null {

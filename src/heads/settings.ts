@@ -11,6 +11,9 @@
 //     trees:
 //       - tree: net-next           # a tree of the tree registry
 //         schedule: "0 3 * * 1"    # cron (default weekly: Monday 03:00)
+//         github:                  # optional: each bisection also as a comment on the tree's tracking issue
+//           repo: owner/name
+//           issue: 42              # the tracking issue (default: patchgate opens one, labelled `label`)
 import { z } from 'zod';
 
 export const DEFAULT_SCHEDULE = '0 3 * * 1';
@@ -23,6 +26,12 @@ export const headTreeSchema = z.object({
   enabled: z.boolean().default(true),
   /** start a bisection when a change is detected */
   bisect: z.boolean().default(true),
+  /** report each bisection as a comment on a GitHub issue of this repository (through the GitHub App, github:) */
+  github: z.object({
+    repo: z.string().regex(/^[\w.-]+\/[\w.-]+$/, 'owner/name'),
+    issue: z.number().int().positive().optional(),
+    label: z.string().min(1).default('patchgate-heads'),
+  }).optional(),
 });
 export type HeadTree = z.infer<typeof headTreeSchema>;
 

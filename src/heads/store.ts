@@ -83,7 +83,7 @@ export interface BisectionRow {
   change_id: number | null;
   good: string;
   bad: string;
-  state: 'running' | 'found' | 'not-reproduced' | 'failed';
+  state: 'running' | 'found' | 'not-reproduced' | 'ambiguous' | 'failed';
   culprit: string | null;
   subject: string | null;
   change: number | null;
@@ -113,6 +113,18 @@ export function finishBisection(
       finished_at = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id = ?`)
     .run(r.state, r.culprit ?? null, r.subject ?? null, r.size?.change ?? null, r.size ? finiteOr(r.size.low, -1e9) : null, r.size ? finiteOr(r.size.high, 1e9) : null,
       r.steps, r.retries, r.bound, r.range, JSON.stringify(r.data), id);
+}
+
+/** Records where a bisection was reported on GitHub (or why not) in its data. */
+export function setBisectionGithub(db: Db, id: number, github: Record<string, unknown>): void {
+  db.prepare(`UPDATE bisections SET data = json_set(data, '$.github', json(?)) WHERE id = ?`).run(JSON.stringify(github), id);
+}
+
+/** The tracking issue an earlier bisection of TREE was reported on in REPO, if any. */
+export function knownTrackingIssue(db: Db, tree: string, repo: string): number | null {
+  const n = db.prepare(`SELECT json_extract(data, '$.github.issue') FROM bisections WHERE tree = ? AND json_extract(data, '$.github.repo') = ?
+      AND json_extract(data, '$.github.issue') IS NOT NULL ORDER BY id DESC LIMIT 1`).pluck().get(tree, repo) as number | undefined;
+  return n ?? null;
 }
 
 export function getBisection(db: Db, id: number): BisectionRow | null {

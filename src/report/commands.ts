@@ -7,6 +7,15 @@
 //   patchgate: skip perf       do not run (or report) that gate for it
 //   patchgate: superseded      stop testing it
 //
+// and, in any thread (a reply to a bisection report, too), for a tree rather than a series:
+//
+//   patchgate: head-run <tree>                          a HEAD run of the tree now
+//   patchgate: bisect [<tree>] <good>..<bad> [metric]   bisect a change between two commits of the tree
+//                                                       (the tree may be left out in a thread of a series on one tree)
+//
+// These are accepted from `commands.maintainers` and the named tree's `commands.trees.<tree>` and add a job
+// to the heads queue, the schedule's (src/heads/schedule.ts).
+//
 // Only unquoted lines count. A command is accepted from an address configured under `commands:` (global
 // `maintainers`, or `trees.<tree>` for series on that tree) whose mail does not contradict its From
 // (Return-Path, Sender, Authentication-Results), and never from patchgate's own mail. Every command line is
@@ -35,14 +44,22 @@ import { escapeMarkdown, templatesDir } from './render.js';
 import { parseTemplate, renderNodes } from './template.js';
 import { wrapText } from './wrap.js';
 
-export type CommandName = 'retest' | 'perf' | 'tree' | 'base' | 'skip' | 'superseded';
+export type CommandName = 'retest' | 'perf' | 'tree' | 'base' | 'skip' | 'superseded' | 'head-run' | 'bisect';
 
 export type CommandAction =
   | { type: 'retest'; seriesId: string; version: number; msgid: string; sender: string; perf: boolean }
   | { type: 'tree'; seriesId: string; version: number; msgid: string; sender: string; tree: string }
   | { type: 'base'; seriesId: string; version: number; msgid: string; sender: string; sha: string }
   | { type: 'skip'; seriesId: string; version: number; msgid: string; sender: string; gate: string }
-  | { type: 'superseded'; seriesId: string; version: number; msgid: string; sender: string };
+  | { type: 'superseded'; seriesId: string; version: number; msgid: string; sender: string }
+  | { type: 'head-run'; tree: string; msgid: string; line: number; sender: string }
+  | { type: 'bisect'; tree: string; good: string; bad: string; metric: string | null; msgid: string; line: number; sender: string };
+
+/** The commands that act on a tree (the heads queue), from any thread. */
+const TREE_COMMANDS = new Set(['head-run', 'bisect']);
+
+/** A revision as a mail command may name it: a commit id, tag or branch name, no option, no range. */
+const REV = /^[A-Za-z0-9][\w./^~-]{0,99}$/;
 
 export interface CommandRecord {
   msgid: string;
@@ -262,6 +279,41 @@ interface Decided {
   sets: [string, string][];
 }
 
+/** `head-run <tree>` and `bisect [<tree>] <good>..<bad> [metric]`: parsed, authorised for the tree, turned into a heads action. */
+function decideTreeCommand(c: ParsedCommand, input: DecideInput, actions: CommandAction[], accept: (r: string) => void, refuse: (r: string) => void): void {
+  const words = (c.argument ?? '').split(/\s+/).filter(Boolean);
+  let tree: string | undefined;
+  if (c.command === 'bisect' && words.length > 0 && words[0].includes('..')) {
+    // no tree named: the series' tree, when the thread is a series on exactly one
+    if (input.trees.length !== 1) {
+      refuse(`bisect needs a tree: patchgate: bisect <tree> <good>..<bad> [metric]${input.trees.length ? ` (this series is on ${input.trees.join(', ')})` : ''}`);
+      return;
+    }
+    tree = input.trees[0];
+  } else tree = words.shift();
+  if (!tree) { refuse(`${c.command} needs a tree name`); return; }
+  if (!input.knownTrees.includes(tree)) { refuse(`unknown tree ${tree} (configured: ${input.knownTrees.join(', ') || 'none'})`); return; }
+  if (!input.allowed([tree])) { refuse(input.who([tree])); return; }
+  const ids = { tree, msgid: input.msgid, line: c.line, sender: input.sender };
+  if (c.command === 'head-run') {
+    if (words.length) { refuse('head-run takes only a tree name'); return; }
+    actions.push({ type: 'head-run', ...ids });
+    accept(`a HEAD run of ${tree} is queued`);
+    return;
+  }
+  const range = words.shift() ?? '';
+  const m = /^(.+?)\.\.(.+)$/.exec(range);
+  if (!m || !REV.test(m[1]) || !REV.test(m[2]) || m[1].includes('..') || m[2].includes('..')) {
+    refuse('bisect needs a range <good>..<bad> of commit ids or names');
+    return;
+  }
+  const metric = words.shift() ?? null;
+  if (metric !== null && !/^[a-z0-9][a-z0-9_]{0,63}$/.test(metric)) { refuse(`not a metric name: ${metric.slice(0, 64)}`); return; }
+  if (words.length) { refuse('bisect takes a tree, a range and a metric, nothing more'); return; }
+  actions.push({ type: 'bisect', ...ids, good: m[1], bad: m[2], metric });
+  accept(`a bisection of ${tree} ${m[1]}..${m[2]}${metric ? ` (${metric})` : ''} is queued`);
+}
+
 /** Each command of a message: accepted (with its action and override) or refused with the reason. Pure. */
 function decideCommands(input: DecideInput): Decided {
   const { msgid, sender, series, commands, knownTrees } = input;
@@ -272,8 +324,16 @@ function decideCommands(input: DecideInput): Decided {
     const base = { msgid, line: c.line, seriesId: series?.id ?? input.seriesId, version: series?.version ?? null, sender, command: c.command, argument: c.argument };
     const refuse = (reason: string) => records.push({ ...base, state: 'refused', reason });
     const accept = (reason: string) => records.push({ ...base, state: 'accepted', reason });
-    if (input.refuseAll || !series) {
-      refuse(input.refuseAll ?? 'not in a series thread');
+    if (input.refuseAll) {
+      refuse(input.refuseAll);
+      continue;
+    }
+    if (TREE_COMMANDS.has(c.command)) {
+      decideTreeCommand(c, input, actions, accept, refuse);
+      continue;
+    }
+    if (!series) {
+      refuse('not in a series thread');
       continue;
     }
     // authorisation: a global maintainer, or a maintainer of a tree the series is on (of the named tree
@@ -324,7 +384,7 @@ function decideCommands(input: DecideInput): Decided {
         accept(`${series.id} v${series.version} marked superseded: not tested further`);
         break;
       default:
-        refuse(`unknown command ${c.command} (known: retest, perf, tree, base, skip, superseded)`);
+        refuse(`unknown command ${c.command} (known: retest, perf, tree, base, skip, superseded, head-run, bisect)`);
     }
   }
   return { msgid, sender, records, actions, sets };
@@ -428,8 +488,10 @@ export async function processCommands(db: Db, doc: SeriesDocument, byMsgid: Map<
     }
     const sender = lower(message.from.email);
     const series = comment.series ? seriesById.get(comment.series) ?? null : null;
+    // outside a series thread only the tree commands count: a message with none of them is refused as before
+    const treeCommands = commands.some((c) => TREE_COMMANDS.has(c.command));
     const refuseAll = (() => {
-      if (!series) return 'not in a series thread';
+      if (!series && !treeCommands) return 'not in a series thread';
       const forged = cfg.verify_sender ? senderMismatch(message, loadRaw(db, message.msgid), listDomains) : null;
       if (forged) return `sender not verified: ${forged}`;
       return null;
@@ -449,7 +511,9 @@ export async function processCommands(db: Db, doc: SeriesDocument, byMsgid: Map<
     const stored = storeDecided(db, decided, series?.id ?? null, mlog, () => {
       if (!answer) return;
       const send = settings.reply.mode === 'send' && list !== null;
-      insertAnswer.run(answer.messageId, series?.id ?? comment.series ?? '', series?.version ?? 0, JSON.stringify([sender]), JSON.stringify(answer),
+      // outside a series thread the answer belongs to the tree a tree command named (`heads:<tree>`, as the heads reports)
+      const treeAction = actions.find((a): a is Extract<CommandAction, { tree: string; line: number }> => a.type === 'head-run' || a.type === 'bisect');
+      insertAnswer.run(answer.messageId, series?.id ?? comment.series ?? (treeAction ? `heads:${treeAction.tree}` : ''), series?.version ?? 0, JSON.stringify([sender]), JSON.stringify(answer),
         send ? 'pending' : 'dry-run', JSON.stringify({ reason: send ? 'command answer' : 'dry-run: command answer' }), list);
     });
     if (!stored) continue;
@@ -571,16 +635,50 @@ export interface CommandPipeline {
   cancel(seriesId: string, version: number, reason: string): Promise<void>;
 }
 
+/** The heads queue's triggers (src/heads/schedule.ts headsEnqueuer): the jobs the schedule's worker runs. */
+export interface CommandHeads {
+  headRun(tree: string, trigger: 'mail', jobId?: string): Promise<string>;
+  bisect(tree: string, trigger: 'mail', request: { good: string; bad: string; metric?: string | null }, jobId?: string): Promise<string>;
+}
+
+export interface ExecutedAction {
+  /** the series, or `heads:<tree>` for a tree command */
+  seriesId: string;
+  version: number;
+  result: 'added' | 'exists' | 'done' | 'cancelled' | 'not-queued';
+  /** a tree command: the heads queue's job id */
+  job?: string;
+}
+
+/** The job id of a tree command: the same command line of the same mail adds one job. */
+function commandJobId(a: { type: string; msgid: string; line: number }): string {
+  return `${a.type}-mail-${createHash('sha256').update(`${a.msgid}\n${a.line}`).digest('hex').slice(0, 16)}`;
+}
+
 /**
  * Runs the actions: retest, perf, tree and base queue the revision again (once per revision; a finished
  * run is reset to queued first so the pipeline does not answer `done`); superseded cancels what is
- * unfinished; skip only sets its override. Returns what happened per revision.
+ * unfinished; skip only sets its override; head-run and bisect add a job to the heads queue (HEADS; without
+ * it they are logged as not queued). Returns what happened per revision (per tree: `heads:<tree>`).
  */
-export async function executeCommandActions(db: Db, actions: CommandAction[], pipeline: CommandPipeline):
-  Promise<{ seriesId: string; version: number; result: 'added' | 'exists' | 'done' | 'cancelled' }[]> {
-  const out: { seriesId: string; version: number; result: 'added' | 'exists' | 'done' | 'cancelled' }[] = [];
+export async function executeCommandActions(db: Db, actions: CommandAction[], pipeline: CommandPipeline, opts: { heads?: CommandHeads | null; log?: Logger } = {}):
+  Promise<ExecutedAction[]> {
+  const out: ExecutedAction[] = [];
   const done = new Set<string>();
   for (const a of actions) {
+    if (a.type === 'head-run' || a.type === 'bisect') {
+      const seriesId = `heads:${a.tree}`;
+      if (!opts.heads) {
+        (opts.log ?? logger).warn({ command: a.type, tree: a.tree, msgid: a.msgid }, 'no heads queue attached: command not queued');
+        out.push({ seriesId, version: 0, result: 'not-queued' });
+        continue;
+      }
+      const job = a.type === 'head-run'
+        ? await opts.heads.headRun(a.tree, 'mail', commandJobId(a))
+        : await opts.heads.bisect(a.tree, 'mail', { good: a.good, bad: a.bad, metric: a.metric }, commandJobId(a));
+      out.push({ seriesId, version: 0, result: 'added', job });
+      continue;
+    }
     const key = `${a.seriesId}\u0000${a.version}`;
     if (a.type === 'superseded') {
       await pipeline.cancel(a.seriesId, a.version, `superseded, as ${a.sender} said (${a.msgid})`);

@@ -1,15 +1,16 @@
-// The workers page's view of bullmq: depth of each stage's queue, running jobs, connected workers. Redis is
+// The workers page's view of bullmq: depth of each stage's queue and of the `results` queue (outcomes of
+// store-less workers waiting for the store owner's recorder), running jobs, connected workers. Redis is
 // optional for the dashboard: without it (or when it does not answer) the page says so and shows the rest.
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { STAGES, queueName } from '../queue/names.js';
+import { RESULTS_QUEUE, STAGES, queueName } from '../queue/names.js';
 import { redactUrl } from '../queue/redis-server.js';
 import type { QueuesState, QueueView } from './pages.js';
 
 export interface QueueSource {
   url: string;
   prefix: string;
-  /** the stage queues, or null while Redis does not answer */
+  /** the stage queues, then the results queue; null while Redis does not answer */
   queues(): Promise<Queue[] | null>;
   close(): Promise<void>;
 }
@@ -31,7 +32,7 @@ export function queueSource(url: string, prefix: string): QueueSource {
           redis = null;
           return null;
         }
-        queues = STAGES.map((s) => new Queue(queueName(s), { connection: redis!, prefix }));
+        queues = [...STAGES.map(queueName), RESULTS_QUEUE].map((name) => new Queue(name, { connection: redis!, prefix }));
       }
       return redis.status === 'ready' ? queues : null;
     },
@@ -62,7 +63,10 @@ export async function readQueues(src: QueueSource | null): Promise<QueuesState> 
       const counts = await q.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'completed', 'failed');
       const active = (await q.getActive(0, 9)).map((j) => ({ id: j.id ?? '?', name: j.name, progress: j.progress, timestamp: j.processedOn ?? j.timestamp }));
       const workers = await q.getWorkersCount();
-      return { name: q.name, counts, active, workers };
+      if (q.name !== RESULTS_QUEUE) return { name: q.name, role: 'stage' as const, counts, active, workers };
+      // the oldest record still waiting for a recorder (bullmq lists waiting jobs newest first: asc = oldest)
+      const oldest = counts.waiting ? (await q.getJobs(['waiting'], 0, 0, true))[0] : undefined;
+      return { name: q.name, role: 'results' as const, counts, active, workers, oldestWaiting: oldest?.timestamp ?? null };
     })), 2500);
     return { kind: 'ok', queues: views };
   } catch (err) {

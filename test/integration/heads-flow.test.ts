@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PairOptions, PairResult } from '../../src/gates/perf/guest-runner.js';
 import { cellHealth } from '../../src/heads/flaky.js';
 import { runHeadJob } from '../../src/heads/jobs.js';
-import { runHead } from '../../src/heads/run.js';
+import { bisectBetween, runHead } from '../../src/heads/run.js';
 import { metricHistory, headRuns } from '../../src/heads/store.js';
 import { settingsSchema } from '../../src/settings/schema.js';
 import YAML from 'yaml';
@@ -171,6 +171,69 @@ describe('HEAD runs, change detection, bisection and report on a real C tree', (
     const text = await runCli(['heads', 'history', '--config', config, '--tree', 'mini']);
     expect(text.stdout).toContain(`bisection 1 tcp_rr_cost_per_trans found ${culprit.slice(0, 12)} virtio_net: account every packet`);
   }, 120_000);
+
+  it('a commit that does not build (a real compile error) is skipped; the culprit is still named, and reported on GitHub where configured', async () => {
+    // after the first test: 8 more commits, the 4th does not compile (the first step lands on it), the next fixes it,
+    // the 6th adds more per-packet cost
+    const from = git(upstream, ['rev-parse', 'HEAD']);
+    const more: string[] = [];
+    let costly = '';
+    let broken = '';
+    for (let i = 0; i < 8; i++) {
+      if (i === 3) {
+        writeFileSync(path.join(upstream, 'init', 'main.c'), '#include <stdio.h>\nint transmit_cost(void);\nint main(void) { printf("%d\\n", 1000 + transmit_cost()) return 0; }\n');
+        git(upstream, ['commit', '-q', '-a', '-m', 'init: reorder the start (breaks the build)']);
+        broken = git(upstream, ['rev-parse', 'HEAD']);
+      } else if (i === 4) {
+        writeFileSync(path.join(upstream, 'init', 'main.c'), '#include <stdio.h>\nint transmit_cost(void);\nint main(void) { printf("%d\\n", 1000 + transmit_cost()); return 0; }\n');
+        git(upstream, ['commit', '-q', '-a', '-m', 'init: fix the build']);
+      } else if (i === 5) {
+        writeFileSync(path.join(upstream, 'drivers', 'net', 'virtio_net.c'), virtioNet(160, 'more'));
+        git(upstream, ['commit', '-q', '-a', '-m', 'virtio_net: count every byte too'], 'Second <second@example.org>');
+        costly = git(upstream, ['rev-parse', 'HEAD']);
+      } else {
+        writeFileSync(path.join(upstream, `later-${i}.txt`), `${i}\n`);
+        git(upstream, ['add', '-A']);
+        git(upstream, ['commit', '-q', '-m', `later ${i}`]);
+      }
+      more.push(git(upstream, ['rev-parse', 'HEAD']));
+    }
+    const requests: [string, Record<string, unknown>][] = [];
+    const gh = {
+      async request(route: string, params: Record<string, unknown> = {}) {
+        requests.push([route, params]);
+        if (route.startsWith('GET ')) return { status: 200, data: [] };
+        return { status: 201, data: route.includes('/comments') ? { id: 501 } : { number: 77 } };
+      },
+    };
+    const withGithub = settingsSchema.parse({
+      ...JSON.parse(JSON.stringify(settings)),
+      reply: { mode: 'send', lists: [] },
+      heads: { ...settings.heads, trees: [{ tree: 'mini', github: { repo: 'example/mini' } }] },
+    });
+    const ctx = { db, settings: withGithub, runPair: fakePair(13), accel: 'tcg' as const, github: async (repo: string) => (expect(repo).toBe('example/mini'), gh) };
+    const b = await bisectBetween(ctx, 'mini', { good: from, bad: more[7], metric: 'tcp_rr_cost_per_trans' });
+    expect(b.result.status).toBe('found');
+    expect(b.result.culprit?.commit).toBe(costly);
+    expect(b.result.skipped.map((x) => x.commit)).toEqual([broken]);
+    expect(b.result.skipped[0].reason).toMatch(/does not build/);
+    expect(b.result.steps.map((x) => x.commit)).not.toContain(broken);
+    expect(b.result.steps.length).toBeLessThanOrEqual(b.result.bound + b.result.retries + b.result.skipped.length);
+    const row = db.prepare('SELECT state, culprit, data FROM bisections WHERE id = ?').get(b.bisectionId) as { state: string; culprit: string; data: string };
+    expect(row.state).toBe('found');
+    const data = JSON.parse(row.data) as { skipped: { commit: string }[]; github: { repo: string; issue: number; comment: number; action: string } };
+    expect(data.skipped.map((x) => x.commit)).toEqual([broken]);
+    expect(data.github).toMatchObject({ repo: 'example/mini', issue: 77, issueAction: 'created', comment: 501, action: 'created' });
+    expect(requests.map(([r]) => r)).toEqual([
+      'GET /repos/{owner}/{repo}/issues', 'POST /repos/{owner}/{repo}/issues',
+      'GET /repos/{owner}/{repo}/issues/{issue_number}/comments', 'POST /repos/{owner}/{repo}/issues/{issue_number}/comments',
+    ]);
+    expect(requests[3][1]).toMatchObject({ owner: 'example', repo: 'mini', issue_number: 77 });
+    expect(String(requests[3][1].body)).toContain(costly.slice(0, 12));
+    expect(String(requests[3][1].body)).toContain('Skipped: do not build');
+    const mail = JSON.parse((db.prepare('SELECT payload FROM outbox WHERE message_id = ?').pluck().get(b.outbox!.messageId) as string)) as { text: string };
+    expect(mail.text).toContain(`Skipped (1, like git bisect skip):\n  ${broken.slice(0, 12)} init: reorder the start (breaks the build)`);
+  }, 180_000);
 
   it('a boot that fails once is retried and counted; one that fails twice fails the cell', async () => {
     let calls = 0;

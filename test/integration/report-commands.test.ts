@@ -174,7 +174,7 @@ describe('commands by mail', () => {
     // a global maintainer may; bad commands are refused one by one
     const boss = await reply(w, replyTo(patch1, { from: 'Boss <boss@example.org>', answer: 'patchgate: frobnicate\npatchgate: tree linux-next\nPatchgate: base 1234\npatchgate: base 0123abcd' }));
     expect(boss.records.map((r) => [r.command, r.state, r.reason])).toEqual([
-      ['frobnicate', 'refused', 'unknown command frobnicate (known: retest, perf, tree, base, skip, superseded)'],
+      ['frobnicate', 'refused', 'unknown command frobnicate (known: retest, perf, tree, base, skip, superseded, head-run, bisect)'],
       ['tree', 'refused', 'unknown tree linux-next (configured: net-next, net)'],
       ['base', 'refused', 'base needs a commit id (7 to 40 hex digits)'],
       ['base', 'accepted', `${w.series.id} will be applied on 0123abcd`],

@@ -17,7 +17,10 @@ describe('HEAD history page', () => {
     });
     const b = startBisection(db, { tree: 'net-next', metric: 'tcp_rr_cost_per_trans', changeId: null, good: '1'.repeat(40), bad: '2'.repeat(40) });
     finishBisection(db, b, { state: 'found', culprit: 'abcdef123456'.padEnd(40, '0'), subject: 'virtio_net: slower', size: { n: 5, m: 4, change: 0.0991, low: 0.09, high: 0.11, p: 0.016, verdict: 'regression' }, steps: 3, retries: 0, bound: 4, range: 12, data: {} });
+    const amb = startBisection(db, { tree: 'net-next', metric: 'tcp_rr_cost_per_trans', changeId: null, good: '2'.repeat(40), bad: '3'.repeat(40) });
+    finishBisection(db, amb, { state: 'ambiguous', steps: 3, retries: 0, bound: 4, range: 12, data: { candidates: [{ commit: 'e'.repeat(40) }, { commit: 'f'.repeat(40) }] } });
     const html = headsTreePage(db, 'net-next');
+    expect(html).toContain('<td>ambiguous</td><td>one of 2: <code>eeeeeeeeeeee</code>..<code>ffffffffffff</code> (skipped commits)</td>');
     expect(html.match(/<g class="point">/g)).toHaveLength(3);
     expect(html.match(/<g class="week">/g)).toHaveLength(3);
     expect(html).toContain('week of 2026-11-09: 111111111111');

@@ -46,6 +46,7 @@ function result(): BisectResult {
       n: i + 1, commit: s.commit, subject: `step ${i + 1}`, depth: 0, candidates: 12 >> i, samples: [1, 2, 3, 4], retries: 0,
       comparison: cmp(s.change, s.low, s.high, 0.0159), class: s.cls, forced: false, ms: 60_000,
     })),
+    skipped: [], candidates: [], reason: null,
     retries: 0, range: 12, bound: 4, summary: '', wallMs: 300_000,
   };
 }
@@ -82,6 +83,25 @@ describe('bisection report mail', () => {
     golden('mail-bisect-improvement.txt', formatMailPreview(mail));
     expect(mail.inReplyTo).toBe('');
     expect(mail.cc.map((p) => p.email)).toEqual(['culprit@example.org']);
+  });
+
+  it('golden: commits that do not build leave two candidates (ambiguous), Cc their authors', () => {
+    const r = result();
+    const broken = 'e'.repeat(40);
+    r.status = 'ambiguous';
+    r.culprit = null;
+    r.skipped = [{ commit: broken, subject: 'virtio_net: split the transmit path', depth: 0, reason: `${broken.slice(0, 12)} does not build: drivers/net/virtio_net.c:812:3: error: expected ';' before 'return'`, ms: 40_000 }];
+    r.candidates = [
+      { commit: broken, subject: 'virtio_net: split the transmit path', author: 'Split Author <split@example.org>', skipped: true },
+      { commit: CULPRIT, subject: 'virtio_net: account every transmitted packet', author: 'Perf Culprit <culprit@example.org>', skipped: false },
+    ];
+    r.reason = `${broken.slice(0, 12)} does not build, so the change cannot be placed among the 2 commits ${broken.slice(0, 12)}..${CULPRIT.slice(0, 12)} (${CULPRIT.slice(0, 12)} has it: +9.98%)`;
+    const mail = buildBisectMail(input({ result: r, others: [{ name: 'Split Author', email: 'split@example.org' }, { name: 'Perf Culprit', email: 'culprit@example.org' }] }));
+    golden('mail-bisect-ambiguous.txt', formatMailPreview(mail));
+    expect(mail.subject).toBe(`[REGRESSION] net-next: tcp_rr_cost_per_trans +9.98% in one of 2 commits ${broken.slice(0, 12)}..${CULPRIT.slice(0, 12)}`);
+    expect(mail.cc.map((p) => p.email)).toEqual(['culprit@example.org', 'maint@example.org', 'split@example.org']);
+    expect(mail.text).toContain('Why: eeeeeeeeeeee does not build');
+    expect(mail.headers['X-Patchgate-Culprit']).toBeUndefined();
   });
 
   it('the same bisection gives the same Message-ID; another culprit another', () => {
