@@ -539,4 +539,19 @@ export const migrations: { id: number; name: string; sql: string }[] = [
       ALTER TABLE outbox ADD COLUMN approved_at TEXT;
     `,
   },
+  {
+    id: 16,
+    name: 'patchwork: the state of each patch, and series whose patches are all accepted',
+    sql: `
+      -- The patchwork source keeps each patch's state (patch-state-changed events, then the series' patch list);
+      -- a series whose patches are all accepted marks the revision patchgate assembled from them merged
+      -- (series_merges, how = 'patchwork accepted'; src/ingest/source-patchwork.ts).
+      ALTER TABLE patchwork_patches ADD COLUMN state TEXT;              -- patchwork's state slug (new, accepted ...)
+      ALTER TABLE patchwork_patches ADD COLUMN commit_ref TEXT;         -- the commit patchwork names, if any
+      ALTER TABLE patchwork_series ADD COLUMN accepted_at TEXT;         -- when every patch was seen accepted
+      ALTER TABLE patchwork_series ADD COLUMN merged_series TEXT;       -- the patchgate revision recorded merged for it
+      CREATE INDEX patchwork_patches_series ON patchwork_patches (source, series_id);
+      CREATE INDEX patchwork_series_accepted ON patchwork_series (source, accepted_at) WHERE merged_series IS NULL;
+    `,
+  },
 ];

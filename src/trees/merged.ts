@@ -2,7 +2,8 @@
 // new commits of its branch. A revision is merged when every patch of it is there, found the way applying
 // finds a patch "already in the tree" (apply.ts recentHistory: patch-id --stable, else the subject) with the
 // author's address confirming a subject match. The merge (commits, how, when) goes to series_merges, which
-// makes the queue state `merged` (migration 11); a superseded revision stays superseded.
+// makes the queue state `merged` (migration 11); a superseded revision stays superseded. recordMerges is also
+// how the patchwork source records a revision whose patches patchwork lists as accepted (how 'patchwork accepted').
 import { logger } from '../log.js';
 import type { Series, SeriesPatch } from '../series/types.js';
 import type { Db } from '../store/db.js';
@@ -12,10 +13,12 @@ import { git } from './git.js';
 
 const log = logger.child({ module: 'trees/merged' });
 
-export type MergeHow = 'patch-id' | 'subject+author';
+/** How a patch was found merged: in a tree's branch (patch-id, subject+author) or by patchwork's state. */
+export type MergeHow = 'patch-id' | 'subject+author' | 'patchwork accepted';
 
 export interface MergedPatch {
   msgid: string;
+  /** the commit holding the patch ('' when patchwork accepted it without naming one) */
   commit: string;
   how: MergeHow;
 }
@@ -32,6 +35,9 @@ export interface SeriesMerge {
   /** committer date of the newest of the commits (ISO) */
   committedAt: string | null;
 }
+
+/** A merge to record: a SeriesMerge, or one known without a branch (patchwork accepted: no branch, no head). */
+export type MergeRecord = Omit<SeriesMerge, 'branch' | 'head'> & { branch: string | null; head: string | null };
 
 export interface DetectMergedOptions {
   /** commits of the branch searched for a revision never searched for before (default 2000) */
@@ -166,16 +172,30 @@ export async function detectMerged(db: Db, dir: string, tree: Pick<TreeConfig, '
     }
   }
 
-  const insert = db.prepare(`INSERT INTO series_merges (series_id, version, tree, branch, head, commits, how, committed_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (series_id) DO NOTHING`);
   const scan = db.prepare(`INSERT INTO tree_merge_scans (tree, head, scanned_at) VALUES (?, ?, ?)
       ON CONFLICT (tree) DO UPDATE SET head = excluded.head, scanned_at = excluded.scanned_at`);
   db.transaction(() => {
-    for (const m of merged) insert.run(m.seriesId, m.version, m.tree, m.branch, m.head, JSON.stringify(m.commits), m.how, m.committedAt);
+    recordMerges(db, merged);
     scan.run(tree.name, head, scannedAt);
   })();
   if (merged.length) log.info({ tree: tree.name, head, merged: merged.map((m) => `${m.seriesId} v${m.version} (${m.how})`) }, 'merged series found');
   return { tree: tree.name, head, checked: fresh.length + seen.length, merged };
+}
+
+/**
+ * Stores merges in series_merges (the queue state turns `merged`), in one transaction (a savepoint inside the
+ * caller's). A revision already recorded keeps its first record. Returns the revisions newly recorded.
+ */
+export function recordMerges(db: Db, merges: MergeRecord[]): string[] {
+  const insert = db.prepare(`INSERT INTO series_merges (series_id, version, tree, branch, head, commits, how, committed_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (series_id) DO NOTHING`);
+  const added: string[] = [];
+  db.transaction(() => {
+    for (const m of merges) {
+      if (insert.run(m.seriesId, m.version, m.tree, m.branch, m.head, JSON.stringify(m.commits), m.how, m.committedAt).changes) added.push(m.seriesId);
+    }
+  })();
+  return added;
 }
 
 /** After a fetch of the mirror `dir`: every tree served by it. A failure for one tree is logged, not thrown. */

@@ -224,22 +224,51 @@ export interface SourceRow {
 
 export interface QueueView {
   name: string;
+  /** a stage's queue, or `results`: records of store-less workers waiting for the store owner's recorder */
+  role?: 'stage' | 'results';
   counts: Record<string, number>;
   active: { id: string; name: string; progress: unknown; timestamp: number }[];
   workers: number;
+  /** results queue: when the oldest waiting record was added (ms since the epoch), null when none waits */
+  oldestWaiting?: number | null;
+}
+
+/** A record waiting this long although a recorder is connected: the store owner is not taking them. */
+export const RESULTS_STUCK_MS = 5 * 60_000;
+
+/** Why the results queue needs an operator, or null: records wait and no store owner takes them. */
+export function resultsAlert(v: QueueView, now: number): string | null {
+  const waiting = v.counts.waiting ?? 0;
+  if (v.role !== 'results' || waiting === 0) return null;
+  const since = v.oldestWaiting ? ` (the oldest since ${new Date(v.oldestWaiting).toISOString().slice(0, 19).replace('T', ' ')} UTC)` : '';
+  const what = `${waiting} outcome record${waiting === 1 ? '' : 's'} of store-less workers wait${waiting === 1 ? 's' : ''} in the results queue${since}`;
+  if (v.workers === 0) {
+    return `${what}: no store owner is running to store them (start the daemon, \`patchgate run\`, or \`patchgate worker\` with the report queue)`;
+  }
+  if (v.oldestWaiting && now - v.oldestWaiting > RESULTS_STUCK_MS) {
+    return `${what}: ${v.workers} recorder${v.workers === 1 ? ' is' : 's are'} connected but not taking them`;
+  }
+  return null;
 }
 
 export type QueuesState = { kind: 'none'; why: string } | { kind: 'down'; why: string } | { kind: 'ok'; queues: QueueView[] };
 
-export function workersPage(q: QueuesState, sources: SourceRow[], bullBoard: string | null): string {
+export function workersPage(q: QueuesState, sources: SourceRow[], bullBoard: string | null, now = Date.now()): string {
   let queues: string;
   if (q.kind !== 'ok') {
     queues = `<p id="redis-state" class="muted">${esc(q.why)}</p>`;
   } else {
     const kinds = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'completed', 'failed'];
-    queues = `<table id="queues"><thead><tr><th>queue</th>${kinds.map((k) => `<th>${k}</th>`).join('')}<th>workers</th><th>running</th></tr></thead><tbody>
-${q.queues.map((v) => `<tr data-queue="${esc(v.name)}"><td>${esc(v.name)}</td>${kinds.map((k) => `<td>${v.counts[k] ?? 0}</td>`).join('')}<td>${v.workers}</td>
-<td>${v.active.map((j) => `${esc(j.id)}${typeof j.progress === 'number' ? ` ${j.progress}%` : ''} <span class="muted">since ${esc(new Date(j.timestamp).toISOString().slice(11, 19))}</span>`).join('<br>')}</td></tr>`).join('\n')}</tbody></table>
+    const row = (v: QueueView) => `<tr data-queue="${esc(v.name)}"${v.role === 'results' ? ' class="results"' : ''}><td>${esc(v.name)}</td>${kinds.map((k) => `<td>${v.counts[k] ?? 0}</td>`).join('')}<td>${v.workers}</td>
+<td>${v.active.map((j) => `${esc(j.id)}${typeof j.progress === 'number' ? ` ${j.progress}%` : ''} <span class="muted">since ${esc(new Date(j.timestamp).toISOString().slice(11, 19))}</span>`).join('<br>')}</td></tr>`;
+    const stages = q.queues.filter((v) => v.role !== 'results');
+    const results = q.queues.filter((v) => v.role === 'results');
+    const alerts = results.map((v) => resultsAlert(v, now)).filter((a): a is string => a !== null);
+    queues = `${alerts.length ? `<p class="alert" id="results-alert">${alerts.map(esc).join('<br>')}</p>` : ''}
+<table id="queues"><thead><tr><th>queue</th>${kinds.map((k) => `<th>${k}</th>`).join('')}<th>workers</th><th>running</th></tr></thead><tbody>
+${stages.map(row).join('\n')}${results.length ? `
+<tr><th colspan="${kinds.length + 3}" class="muted">outcomes of store-less workers, stored by the store owner's recorder</th></tr>
+${results.map(row).join('\n')}` : ''}</tbody></table>
 ${bullBoard ? `<p><a href="${esc(bullBoard)}">bull-board</a></p>` : ''}`;
   }
   const alerts = sources.filter((s) => s.state !== 'ok');

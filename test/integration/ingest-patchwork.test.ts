@@ -7,12 +7,16 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { splitMbox } from '../../src/ingest/mbox.js';
-import { nextLink, patchworkPatchOf, type PwEvent } from '../../src/ingest/source-patchwork.js';
+import { nextLink, patchworkPatchOf, type PwEvent, type PwPatch as PwPatchList } from '../../src/ingest/source-patchwork.js';
 import { runSource } from '../../src/ingest/sources.js';
 import { logger } from '../../src/log.js';
 import type { SourceSettings } from '../../src/settings/schema.js';
+import { assembleStored } from '../../src/ingest/ingest.js';
+import type { Series } from '../../src/series/types.js';
 import { openDb, type Db } from '../../src/store/db.js';
 import { getCursor } from '../../src/store/messages.js';
+import { listSeries } from '../../src/store/series.js';
+import { mergeOf } from '../../src/trees/merged.js';
 import { removeDir, repoRoot, settingsFor, tempDir } from './ingest-support.js';
 
 const log = logger.child({ test: 'ingest-patchwork' });
@@ -77,6 +81,15 @@ function handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     if (page > 1) links.push(`<${link(page - 1)}>; rel="prev"`);
     res.writeHead(200, { 'content-type': 'application/json', allow: 'GET, HEAD, OPTIONS', vary: 'Accept', ...(links.length ? { link: links.join(', ') } : {}) });
     res.end(JSON.stringify(slice));
+    return;
+  }
+  if (url.pathname === '/api/1.2/patches/') {
+    // patches/?series=<id>: the series' patches with their state (PatchList); [] for a series with no fixture
+    let body = '[]';
+    try {
+      body = fixture(`patches-series-${url.searchParams.get('series')}.json`);
+    } catch { /* no fixture: no patches */ }
+    res.writeHead(200, { 'content-type': 'application/json', allow: 'GET, HEAD, OPTIONS', vary: 'Accept' }).end(body);
     return;
   }
   const series = /^\/api\/1\.2\/series\/(\d+)\/$/.exec(url.pathname);
@@ -178,6 +191,97 @@ describe('patchwork source', () => {
     db.close();
     removeDir(dir);
   }, 60_000);
+});
+
+describe('patchwork accepted: a series whose patches are all accepted is merged', () => {
+  const V2_1 = '<1473632795-9971-2-git-send-email-stephenfinucane@gmail.com>';
+  const V2_2 = '<1473632795-9971-3-git-send-email-stephenfinucane@gmail.com>';
+  const stateOf = (db: Db, id: number) => db.prepare('SELECT state, commit_ref FROM patchwork_patches WHERE source = ? AND patch_id = ?').get('pw', id);
+  const queueState = (db: Db, id: string) => db.prepare('SELECT state FROM series_queue WHERE series_id = ?').pluck().get(id);
+  const revisionOf = (db: Db, msgid: string): Series => listSeries(db).find((s) => s.patches.some((p) => p.msgid === msgid))!;
+  const stateEvents = () => JSON.parse(fixture('events-state.json')) as PwEvent[];
+
+  it('keeps patch states from patch-state-changed events and the series\' patch list, then records the assembled revision', async () => {
+    const dir = tempDir('pw-accepted');
+    const db = openDb(':memory:');
+    events.push(...stateEvents());
+
+    const r1 = await poll(db, dir, pwSource());
+    expect(r1.error).toBeNull();
+    expect(r1.result.note).toBe('4 series from 4 event(s) on 2 page(s); 6 state change(s), 0 revision(s) merged (patchwork accepted)');
+    // the state events: their own category and cursor, the same project
+    const stateReq = requests.find((r) => r.includes('category=patch-state-changed'))!;
+    expect(new URL(stateReq, base).searchParams.get('project')).toBe('netdevbpf');
+    expect(JSON.parse(getCursor(db, 'pw', 'state-events')!)).toEqual({ since: '2022-11-03T17:20:46.002000', ids: [91005, 91006] });
+    // a patch turned accepted: its series' patch list is read, once per series
+    expect(requests.filter((r) => r.startsWith('/api/1.2/patches/')).map((r) => new URL(r, base).searchParams.get('series')).sort()).toEqual(['11', '12', '14']);
+    // 1202's own event is missing: the list says accepted, with the commit patchwork names
+    expect(stateOf(db, 1201)).toEqual({ state: 'accepted', commit_ref: '0cc9c1f2a8b6f0b8d3c0e8b1f5a3d2c1b0a9f8e7' });
+    expect(stateOf(db, 1202)).toEqual({ state: 'accepted', commit_ref: '5a1e0d3b7c9f2e4a6b8d0c2e4f6a8b0c2d4e6f80' });
+    expect(stateOf(db, 1101)).toEqual({ state: 'accepted', commit_ref: null });
+    expect(stateOf(db, 1102)).toEqual({ state: 'changes-requested', commit_ref: null });
+    expect(stateOf(db, 1301)).toEqual({ state: null, commit_ref: null }); // no event: as read
+    // the patch of a series this source never read is not kept
+    expect(db.prepare('SELECT count(*) FROM patchwork_patches WHERE patch_id = 990001').pluck().get()).toBe(0);
+    expect(db.prepare('SELECT series_id FROM patchwork_series WHERE source = ? AND accepted_at IS NOT NULL ORDER BY series_id').pluck().all('pw')).toEqual([12, 14]);
+    // nothing assembled yet: no revision to mark
+    expect(db.prepare('SELECT count(*) FROM series_merges').pluck().get()).toBe(0);
+
+    // series are assembled after a poll; the next poll records the revision patchgate built from v2's mail
+    assembleStored(db, { sloppyTrailers: false });
+    const v2 = revisionOf(db, V2_1);
+    const v1 = revisionOf(db, '<1473632524-8585-2-git-send-email-stephenfinucane@gmail.com>');
+    const other = revisionOf(db, '<1473633236-10676-1-git-send-email-stephenfinucane@gmail.com>'); // series 14's mail
+    expect(v2.patches.map((p) => p.msgid).sort()).toEqual([V2_1, V2_2]);
+    expect(queueState(db, v2.id)).toBe('new');
+    expect(queueState(db, other.id)).toBe('superseded');
+    requests.length = 0;
+    const r2 = await poll(db, dir, pwSource());
+    expect(r2.error).toBeNull();
+    expect(r2.result.note).toBe('0 series from 2 event(s) on 1 page(s); 0 state change(s), 1 revision(s) merged (patchwork accepted)');
+    expect(requests.filter((r) => r.startsWith('/api/1.2/patches/'))).toEqual([]); // no new event: no list read
+    const merge = mergeOf(db, v2.id)!;
+    expect(merge).toMatchObject({ version: v2.version, tree: 'netdevbpf', branch: null, head: null, how: 'patchwork accepted', committed_at: null });
+    expect(merge.commits).toEqual([
+      { msgid: V2_1, commit: '0cc9c1f2a8b6f0b8d3c0e8b1f5a3d2c1b0a9f8e7', how: 'patchwork accepted' },
+      { msgid: V2_2, commit: '5a1e0d3b7c9f2e4a6b8d0c2e4f6a8b0c2d4e6f80', how: 'patchwork accepted' },
+    ]);
+    expect(queueState(db, v2.id)).toBe('merged');
+    // v1: one patch accepted, one changes-requested; series 14: all accepted but patchgate's revision is superseded
+    expect(mergeOf(db, v1.id)).toBeNull();
+    expect(mergeOf(db, other.id)).toBeNull();
+    expect(queueState(db, other.id)).toBe('superseded');
+    expect(db.prepare('SELECT series_id, merged_series FROM patchwork_series WHERE source = ? AND accepted_at IS NOT NULL ORDER BY series_id').all('pw'))
+      .toEqual([{ series_id: 12, merged_series: v2.id }, { series_id: 14, merged_series: null }]);
+
+    // recorded once: the next poll adds nothing
+    const r3 = await poll(db, dir, pwSource());
+    expect(r3.result.note).toBe('0 series from 2 event(s) on 1 page(s)');
+    expect(db.prepare('SELECT count(*) FROM series_merges').pluck().get()).toBe(1);
+    db.close();
+    removeDir(dir);
+  });
+
+  it('a patch moved back out of accepted before the revision was assembled: not merged', async () => {
+    const dir = tempDir('pw-unaccepted');
+    const db = openDb(':memory:');
+    events.push(...stateEvents());
+    await poll(db, dir, pwSource());
+    expect(db.prepare('SELECT accepted_at IS NOT NULL FROM patchwork_series WHERE series_id = 12').pluck().get()).toBe(1);
+    // the maintainer took patch 2 back (accepted → under-review)
+    const p2 = (JSON.parse(fixture('patches-series-12.json')) as PwPatchList[])[1];
+    events.push({ ...stateEvents()[3], id: 91010, date: '2022-11-04T08:00:00.000000',
+      payload: { patch: { id: p2.id, url: p2.url, web_url: p2.web_url, msgid: p2.msgid, name: p2.name, mbox: p2.mbox }, previous_state: 'accepted', current_state: 'under-review' } });
+    assembleStored(db, { sloppyTrailers: false });
+    const r = await poll(db, dir, pwSource());
+    expect(r.error).toBeNull();
+    expect(stateOf(db, 1202)).toEqual({ state: 'under-review', commit_ref: '5a1e0d3b7c9f2e4a6b8d0c2e4f6a8b0c2d4e6f80' });
+    expect(db.prepare('SELECT accepted_at FROM patchwork_series WHERE series_id = 12').pluck().get()).toBeNull();
+    expect(mergeOf(db, revisionOf(db, V2_1).id)).toBeNull();
+    expect(db.prepare('SELECT count(*) FROM series_merges').pluck().get()).toBe(0);
+    db.close();
+    removeDir(dir);
+  });
 });
 
 describe('Link headers', () => {

@@ -7,12 +7,18 @@ import type { FastifyInstance } from 'fastify';
 import { openDb, type Db } from '../../src/store/db.js';
 import { assembleStored, ingestInputs } from '../../src/ingest/ingest.js';
 import { readMailInputs } from '../../src/ingest/inputs.js';
-import { finishRun, markRunning, queueRun, resetRun, saveOutcome } from '../../src/store/runs.js';
+import { finishRun, getOutcome, markRunning, queueRun, resetRun, saveOutcome } from '../../src/store/runs.js';
 import { listSeries } from '../../src/store/series.js';
 import type { Series } from '../../src/series/types.js';
 import { compileProjects } from '../../src/web/projects.js';
 import { createWebServer } from '../../src/web/server.js';
+import { Queue } from 'bullmq';
+import { connectionOptions, queueSettingsSchema } from '../../src/queue/config.js';
+import { RESULTS_QUEUE, recordJobId, STAGES } from '../../src/queue/names.js';
+import { startRecorder, type Recorder } from '../../src/queue/recorder.js';
+import { queueSource } from '../../src/web/queues.js';
 import { corpusDir } from '../helpers/archive.js';
+import { cleanPrefix, ensureRedis, uniquePrefix } from '../helpers/redis.js';
 
 const series = (f: string) => path.join(corpusDir, 'patchwork', 'series', f);
 
@@ -290,4 +296,65 @@ describe('dashboard and /api/ (contract: GET /api/series, GET /healthz)', () => 
     expect(r.body).toMatch(/^patchgate_messages\{kind="patch"\} \d+$/m);
     expect(r.body).toMatch(/^patchgate_series_by_state\{state="superseded"\} \d+$/m);
   });
+});
+
+describe('the workers page with real Redis: the results queue beside the stage queues', () => {
+  let dir: string;
+  let db: Db;
+  let app: FastifyInstance;
+  let redisUrl: string;
+  let prefix: string;
+  let results: Queue;
+  let recorder: Recorder | null = null;
+  const resultsRow = (html: string) => {
+    const m = /<tr data-queue="results" class="results"><td>results<\/td>((?:<td>\d+<\/td>){7})<td>(\d+)<\/td>/.exec(html);
+    if (!m) return null;
+    const [waiting, active, , , , completed] = [...m[1].matchAll(/<td>(\d+)<\/td>/g)].map((c) => Number(c[1]));
+    return { waiting, active, completed, workers: Number(m[2]) };
+  };
+
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'pg-web-results-'));
+    db = openDb(path.join(dir, 'store.sqlite'));
+    await ingestInputs(db, readMailInputs([series('base-no-references.mbox')]));
+    assembleStored(db, { sloppyTrailers: false });
+    redisUrl = await ensureRedis();
+    prefix = uniquePrefix('web-results');
+    results = new Queue(RESULTS_QUEUE, { connection: connectionOptions(redisUrl), prefix });
+    app = await createWebServer({ db, queues: queueSource(redisUrl, prefix) });
+  }, 30_000);
+
+  afterAll(async () => {
+    await recorder?.close();
+    await results?.close();
+    await app?.close();
+    if (redisUrl && prefix) await cleanPrefix(redisUrl, prefix);
+    db?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a record waiting with no store owner is an alert; once a recorder stores it the alert goes', async () => {
+    const s = listSeries(db)[0];
+    queueRun(db, s.id, s.version, 'report');
+    // what a store-less build worker hands to the store owner (src/queue/worker.ts report())
+    const rec = { kind: 'outcome' as const, seriesId: s.id, version: s.version, run: null, stage: 'build',
+      outcomes: { build: { status: 'success' as const, summary: 'built on x86_64', data: {} } }, finish: null };
+    await results.add('record', rec, { jobId: recordJobId('outcome', 'build', s.id, s.version, 'none'), removeOnComplete: { age: 3600 } });
+
+    let html = (await app.inject({ method: 'GET', url: '/workers' })).body;
+    // the stage queues are still listed, the results queue after them
+    for (const st of STAGES) expect(html).toContain(`<tr data-queue="${st}"><td>${st}</td>`);
+    expect(html.indexOf('data-queue="report"')).toBeLessThan(html.indexOf('data-queue="results"'));
+    expect(resultsRow(html)).toEqual({ waiting: 1, active: 0, completed: 0, workers: 0 });
+    expect(html).toMatch(/<p class="alert" id="results-alert">1 outcome record of store-less workers waits in the results queue \(the oldest since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\): no store owner is running/);
+
+    recorder = await startRecorder({ config: { ...queueSettingsSchema.parse(undefined), url: redisUrl, prefix }, db });
+    await recorder.ready();
+    for (let i = 0; i < 200 && (await results.getJobCounts('completed')).completed < 1; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(getOutcome(db, s.id, s.version, 'build')?.summary).toBe('built on x86_64');
+
+    html = (await app.inject({ method: 'GET', url: '/workers' })).body;
+    expect(resultsRow(html)).toEqual({ waiting: 0, active: 0, completed: 1, workers: 1 });
+    expect(html).not.toContain('id="results-alert"');
+  }, 30_000);
 });
