@@ -68,12 +68,16 @@ async function isAncestor(dir: string, older: string, newer: string): Promise<bo
   return (await git(dir, ['merge-base', '--is-ancestor', older, newer], { ok: [0, 1, 128] })).code === 0;
 }
 
-/** Revisions whose last run chose this tree, complete, neither superseded nor merged already. */
+/**
+ * Revisions whose last run chose this tree, complete, not superseded, and not merged already, except those
+ * patchwork marked accepted (no commits known yet): their commits are still looked for.
+ */
 function candidates(db: Db, tree: string, lastScan: string | null): Candidate[] {
   const rows = db.prepare(`SELECT s.doc, r.updated_at FROM series s
       JOIN runs r ON r.series_id = s.id AND r.version = s.version
       JOIN series_queue q ON q.series_id = s.id
-      WHERE r.tree = ? AND s.received_all = 1 AND q.state NOT IN ('superseded', 'merged')
+      WHERE r.tree = ? AND s.received_all = 1 AND q.state != 'superseded'
+        AND (q.state != 'merged' OR EXISTS (SELECT 1 FROM series_merges m WHERE m.series_id = s.id AND m.head IS NULL))
       ORDER BY s.first_date, s.id`).all(tree) as { doc: string; updated_at: string }[];
   return rows.map((r) => ({ series: JSON.parse(r.doc) as Series, seen: lastScan !== null && r.updated_at <= lastScan }));
 }
@@ -184,11 +188,14 @@ export async function detectMerged(db: Db, dir: string, tree: Pick<TreeConfig, '
 
 /**
  * Stores merges in series_merges (the queue state turns `merged`), in one transaction (a savepoint inside the
- * caller's). A revision already recorded keeps its first record. Returns the revisions newly recorded.
+ * caller's). A revision already recorded keeps its record, except that the commits found in a branch replace a
+ * record without them (patchwork's `accepted`). Returns the revisions newly recorded or completed.
  */
 export function recordMerges(db: Db, merges: MergeRecord[]): string[] {
   const insert = db.prepare(`INSERT INTO series_merges (series_id, version, tree, branch, head, commits, how, committed_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (series_id) DO NOTHING`);
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (series_id) DO UPDATE SET tree = excluded.tree, branch = excluded.branch,
+        head = excluded.head, commits = excluded.commits, how = excluded.how, committed_at = excluded.committed_at
+      WHERE series_merges.head IS NULL AND excluded.head IS NOT NULL`);
   const added: string[] = [];
   db.transaction(() => {
     for (const m of merges) {

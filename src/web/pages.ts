@@ -114,7 +114,7 @@ export interface SeriesPageData {
 
 function mergeHtml(m: StoredMerge, s: Series): string {
   const name = new Map(s.patches.map((p) => [p.msgid, `${p.number}. ${p.name}`]));
-  const items = m.commits.map((c) => `<li data-commit="${esc(c.commit)}" data-how="${esc(c.how)}"><code>${esc(c.commit.slice(0, 12))}</code> ${esc(name.get(c.msgid) ?? c.msgid)} <span class="muted">(${esc(c.how)})</span></li>`).join('');
+  const items = m.commits.map((c) => `<li data-commit="${esc(c.commit)}" data-how="${esc(c.how)}">${c.commit ? `<code>${esc(c.commit.slice(0, 12))}</code> ` : ''}${esc(name.get(c.msgid) ?? c.msgid)} <span class="muted">(${esc(c.how)})</span></li>`).join('');
   return `<div id="merged" data-tree="${esc(m.tree)}" data-how="${esc(m.how)}"><p>merged in <b>${esc(m.tree)}</b>${m.branch ? ` (${esc(m.branch)})` : ''}${m.committed_at ? `, committed ${when(m.committed_at)}` : ''}, found ${when(m.detected_at)} by ${esc(m.how)}</p><ul>${items}</ul></div>`;
 }
 

@@ -14,7 +14,7 @@ import { openDb, type Db } from '../../src/store/db.js';
 import { finishRun, markRunning, queueRun, saveOutcome } from '../../src/store/runs.js';
 import { listSeries } from '../../src/store/series.js';
 import { parseTrees, type TreeConfig } from '../../src/trees/config.js';
-import { detectMerged, detectMergedInMirror, mergeOf, type DetectMergedResult } from '../../src/trees/merged.js';
+import { detectMerged, detectMergedInMirror, mergeOf, recordMerges, type DetectMergedResult } from '../../src/trees/merged.js';
 import { fetchMirror, scheduleMirrorFetch } from '../../src/trees/mirror.js';
 import { createWebServer } from '../../src/web/server.js';
 import { git, makeSeries as makeSeriesIn, type Edit } from '../helpers/series-repo.js';
@@ -253,5 +253,34 @@ describe('merged series', { timeout: 60_000 }, () => {
     } finally {
       await app.close();
     }
+  });
+  it('a revision patchwork marked accepted gets its commits when the branch has them', async () => {
+    const mail = makeSeries(dev, dir, 'foxtrot', 'PATCH net-next', [
+      { file: 'd.c', from: 'ten\n', to: 'ten (foxtrot)\n', msg: 'd: foxtrot ten' },
+      { file: 'b.c', from: 'ten\n', to: 'ten (foxtrot)\n', msg: 'b: foxtrot ten' },
+    ], 'main');
+    writeFileSync(path.join(dir, 'foxtrot.mbox'), mail);
+    await ingestInputs(db, readMailInputs([path.join(dir, 'foxtrot.mbox')]));
+    assembleStored(db, { sloppyTrailers: false });
+    const f = byName('foxtrot series');
+    ranOnNetNext(f);
+    // patchwork said accepted before the commits reached the mirror: merged, no commits known
+    expect(recordMerges(db, [{ seriesId: f.id, version: f.version, tree: 'net-next', branch: null, head: null, how: 'patchwork accepted',
+      committedAt: null, commits: f.patches.map((p) => ({ msgid: p.msgid, commit: '', how: 'patchwork accepted' as const })) }])).toEqual([f.id]);
+    expect(stateOf(f)).toBe('merged');
+    expect(mergeOf(db, f.id)).toMatchObject({ how: 'patchwork accepted', head: null });
+
+    am(patchFilesOf('foxtrot'));
+    const [r] = await scheduledFetch();
+    expect(r.merged.map((m) => m.seriesId)).toEqual([f.id]);
+    const log = upstreamLog(2).reverse();
+    const stored = mergeOf(db, f.id)!;
+    expect(stored).toMatchObject({ how: 'patch-id', branch: 'main', head: log[1][0] });
+    expect(stored.commits.map((x) => x.commit)).toEqual(log.map(([c]) => c));
+    expect(stateOf(f)).toBe('merged');
+    // a second patchwork record does not replace the commits
+    expect(recordMerges(db, [{ seriesId: f.id, version: f.version, tree: 'net-next', branch: null, head: null, how: 'patchwork accepted',
+      committedAt: null, commits: [] }])).toEqual([]);
+    expect(mergeOf(db, f.id)!.how).toBe('patch-id');
   });
 });
