@@ -88,7 +88,13 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
 
   const github = settings.sources.find((s) => s.type === 'github');
   if (github && o.app) {
-    const probot = await createGithubProbot({ db, settings, source: github as Parameters<typeof createGithubProbot>[0]['source'], log });
+    const probot = await createGithubProbot({
+      db, settings, source: github as Parameters<typeof createGithubProbot>[0]['source'], log,
+      // the same commands as by mail, in pull request comments
+      onCommands: async (result) => {
+        if (result.actions.length) await executeCommandActions(db, result.actions, pipeline, { heads: headsEnqueuer(settings.redis.url, settings.redis.prefix), log });
+      },
+    });
     const handler = githubWebhookHandler(probot, log);
     // before fastify reads the body: the handler verifies the signature over the exact bytes
     o.app.addHook('onRequest', async (req, reply) => {

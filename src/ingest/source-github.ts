@@ -14,6 +14,7 @@ import type { RawInput } from './inputs.js';
 import { splitMbox } from './mbox.js';
 import { recordPoll } from './source-health.js';
 import type { SourceDefinition, SourceOf } from './source-kit.js';
+import { githubCommandsApp, type GithubCommandsAppOptions } from '../report/commands.js';
 
 type GithubSource = SourceOf<'github'>;
 
@@ -220,6 +221,11 @@ export interface GithubProbotOptions {
   log: Logger;
   ingest?: IngestOptions;
   onRevision?: GithubAppOptions['onRevision'];
+  /**
+   * maintainers' commands in pull request comments (`patchgate: retest` ...): when given, the commands app is
+   * loaded beside the ingest's and this receives what it accepted (the daemon executes the actions)
+   */
+  onCommands?: GithubCommandsAppOptions['onResult'];
   /** octokit class (tests turn retries and throttling off) */
   Octokit?: typeof ProbotOctokit;
 }
@@ -241,6 +247,7 @@ export async function createGithubProbot(opts: GithubProbotOptions): Promise<Pro
     Octokit: opts.Octokit ?? ProbotOctokit,
   });
   await probot.load(githubApp({ db: opts.db, source: opts.source, log: opts.log, ingest: opts.ingest, onRevision: opts.onRevision }));
+  if (opts.onCommands) await probot.load(githubCommandsApp({ db: opts.db, settings: opts.settings, log: opts.log, onResult: opts.onCommands }));
   return probot;
 }
 

@@ -17,6 +17,7 @@ import { getSourceHealth } from '../../src/ingest/source-health.js';
 import type { SourceOf } from '../../src/ingest/source-kit.js';
 import { openDb, type Db } from '../../src/store/db.js';
 import { repoRoot, settingsFor, tempDir, removeDir } from './ingest-support.js';
+import type { CommandResult } from '../../src/report/commands.js';
 
 const fixtures = path.join(repoRoot, 'test', 'fixtures', 'github');
 const SECRET = 'patchgate-test-webhook-secret';
@@ -34,6 +35,7 @@ let dir: string;
 let db: Db;
 let server: http.Server;
 let url: string;
+const commandResults: CommandResult[] = [];
 
 function payload(name: string): string {
   return readFileSync(path.join(fixtures, `${name}.json`), 'utf8');
@@ -77,6 +79,7 @@ beforeAll(async () => {
   const probot = await createGithubProbot({
     db, settings, source: settings.sources[0] as SourceOf<'github'>, log,
     Octokit: ProbotOctokit.defaults({ retry: { enabled: false }, throttle: { enabled: false } }),
+    onCommands: (r) => { commandResults.push(r); },
   });
   const handler = githubWebhookHandler(probot, log);
   server = http.createServer((req, res) => {
@@ -164,5 +167,21 @@ describe('GitHub pull requests through probot', () => {
       { revision: 2, head_sha: 'ce4593d9f94ad6cd3309e843b40c10fb5560973e', delivery: 'd-2' },
     ]);
     expect(getSourceHealth(db, 'gh')?.messages).toBe(6);
+  });
+  it('commands in a PR comment reach the daemon through the same signed webhook (retest of the PR\'s series)', async () => {
+    const recorded = JSON.parse(payload('pull_request.opened'));
+    const comment = JSON.stringify({
+      action: 'created',
+      issue: { number: 7, title: recorded.pull_request.title, state: 'open', pull_request: { url: recorded.pull_request.url } },
+      comment: { id: 4100000001, body: 'Looks plausible.\n\npatchgate: retest\n', user: { login: 'netmaint', type: 'User' }, author_association: 'COLLABORATOR', performed_via_github_app: null },
+      repository: recorded.repository, sender: { login: 'netmaint', type: 'User' }, installation: recorded.installation,
+    });
+    expect(await deliver(comment, { 'x-github-event': 'issue_comment', 'x-github-delivery': 'c-1', 'x-hub-signature-256': sign(comment, 'another secret') })).toBe(401);
+    expect(commandResults).toEqual([]);
+    expect(await deliver(comment, { 'x-github-event': 'issue_comment', 'x-github-delivery': 'c-2', 'x-hub-signature-256': sign(comment) })).toBe(200);
+    const newest = assembleStored(db, { sloppyTrailers: false }).series.filter((x) => x.name === 'tun: harden the receive and send paths').sort((a, b) => b.version - a.version)[0];
+    expect(commandResults).toHaveLength(1);
+    expect(commandResults[0].actions.map((a) => [a.type, a.seriesId])).toEqual([['retest', newest.id]]);
+    expect(db.prepare("SELECT sender, state FROM commands WHERE sender = 'github:netmaint'").all()).toEqual([{ sender: 'github:netmaint', state: 'accepted' }]);
   });
 });
