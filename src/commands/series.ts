@@ -27,7 +27,7 @@ export async function seriesFromPaths(paths: string[], opts: ReadOptions, io: Cl
   const workers = opts.workers !== undefined ? parseInt(opts.workers, 10) : undefined;
   const pool = await createParsePool({ workers });
   try {
-    await ingestInputs(db, readMailInputs(paths, io.stdin), { parseBatch: pool.parseBatch });
+    await ingestInputs(db, readMailInputs(paths, io.stdin), { parseBatch: pool.parseBatch, prepareBatch: pool.prepareBatch });
   } finally {
     await pool.close();
   }

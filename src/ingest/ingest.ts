@@ -4,7 +4,7 @@ import type { ParsedMessage } from '../mail/types.js';
 import { assembleSeries } from '../series/assemble.js';
 import type { AssembleOptions, SeriesDocument } from '../series/types.js';
 import type { Db } from '../store/db.js';
-import { loadParsedMessages, storeMessages, type CursorUpdate, type IncomingMessage } from '../store/messages.js';
+import { loadParsedMessages, storedForm, storePrepared, type CursorUpdate, type PreparedMessage, type StoredForm } from '../store/messages.js';
 import { saveSeriesDocument } from '../store/series.js';
 import type { RawInput } from './inputs.js';
 
@@ -22,6 +22,11 @@ export interface IngestOptions {
   inflight?: number;
   /** parses a batch; defaults to in-process parseMessage (a worker pool may be passed in) */
   parseBatch?: (raws: Buffer[]) => Promise<ParsedMessage[]>;
+  /**
+   * parses a batch into the stored form (columns and JSON texts), e.g. a pool's prepareBatch, which does
+   * that serialising on its threads; preferred over parseBatch when given
+   */
+  prepareBatch?: (raws: Buffer[]) => Promise<StoredForm[]>;
   onProgress?: (stats: IngestStats) => void;
 }
 
@@ -40,16 +45,17 @@ export async function ingestInputs(
   cursorOf?: (last: RawInput) => CursorUpdate | undefined,
 ): Promise<IngestStats> {
   const parse = opts.parseBatch ?? inProcessParser(opts.maxBytes);
+  const prepare = opts.prepareBatch ?? (async (raws: Buffer[]) => (await parse(raws)).map(storedForm));
   const batchSize = opts.batchSize ?? 256;
   const inflight = Math.max(1, opts.inflight ?? 2);
   const stats: IngestStats = { read: 0, inserted: 0, known: 0 };
   // Parsing of the next batches overlaps with storing the current one; batches are stored in order.
-  const queue: { batch: RawInput[]; parsed: Promise<ParsedMessage[]> }[] = [];
+  const queue: { batch: RawInput[]; rows: Promise<StoredForm[]> }[] = [];
   const storeOldest = async () => {
-    const { batch, parsed } = queue.shift()!;
-    const done = await parsed;
-    const items: IncomingMessage[] = batch.map((b, i) => ({ raw: b.raw, parsed: done[i], source: b.source }));
-    const r = storeMessages(db, items, cursorOf?.(batch[batch.length - 1]));
+    const { batch, rows } = queue.shift()!;
+    const done = await rows;
+    const items: PreparedMessage[] = batch.map((b, i) => ({ raw: b.raw, row: done[i], source: b.source }));
+    const r = storePrepared(db, items, cursorOf?.(batch[batch.length - 1]));
     stats.read += batch.length;
     stats.inserted += r.inserted;
     stats.known += r.known;
@@ -60,9 +66,9 @@ export async function ingestInputs(
     if (batch.length === 0) return;
     const b = batch;
     batch = [];
-    const parsed = parse(b.map((x) => x.raw));
-    parsed.catch(() => undefined); // awaited in order by storeOldest
-    queue.push({ batch: b, parsed });
+    const rows = prepare(b.map((x) => x.raw));
+    rows.catch(() => undefined); // awaited in order by storeOldest
+    queue.push({ batch: b, rows });
     while (queue.length > inflight) await storeOldest();
   };
   for await (const input of inputs) {

@@ -56,19 +56,87 @@ export async function newCommits(gitDir: string, since: string | null): Promise<
 }
 
 /**
- * Yields each commit's `m` blob, oldest first, in batches read through one `git cat-file --batch`.
- * Commits without `m` (deletions) are skipped.
+ * Yields each commit's `m` blob, oldest first, streamed through one `git cat-file --batch` for the epoch
+ * (one process: starting one per batch cost a fork of this whole process each time). Commits without `m`
+ * (deletions) are skipped.
  */
 export async function* readEpoch(gitDir: string, since: string | null = null): AsyncGenerator<EpochMessage> {
   const commits = await newCommits(gitDir, since);
-  const BATCH = 500;
-  for (let i = 0; i < commits.length; i += BATCH) {
-    const slice = commits.slice(i, i + BATCH);
-    const blobs = await catFileBatch(gitDir, slice.map((c) => `${c}:m`));
-    for (let j = 0; j < slice.length; j++) {
-      const raw = blobs[j];
-      if (raw) yield { epoch: gitDir, commit: slice[j], raw };
+  if (commits.length === 0) return;
+  const p = spawn('git', ['--git-dir', gitDir, 'cat-file', '--batch'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const err: Buffer[] = [];
+  p.stderr.on('data', (d: Buffer) => err.push(d));
+  const closed = new Promise<number | null>((resolve, reject) => {
+    p.on('error', reject);
+    p.on('close', resolve);
+  });
+  closed.catch(() => undefined); // awaited below
+  p.stdin.on('error', () => undefined); // git gone early: reported through its exit
+  p.stdin.end(commits.map((c) => `${c}:m`).join('\n') + '\n');
+  // unread output: whole chunks, the first one from `offset`
+  let chunks: Buffer[] = [];
+  let offset = 0;
+  let buffered = 0;
+  let next = 0; // index of the commit whose object comes next
+  let size = -1; // body size of the object whose header was read, -1 while reading a header
+  const take = (n: number): Buffer => {
+    const first = chunks[0];
+    if (first.length - offset >= n) {
+      const out = first.subarray(offset, offset + n);
+      offset += n;
+      buffered -= n;
+      return out;
     }
+    // only the unread bytes: earlier messages keep the first chunk, no second copy of their bytes
+    chunks = [Buffer.concat([first.subarray(offset), ...chunks.slice(1)])];
+    offset = 0;
+    return take(n);
+  };
+  const headerEnd = (): number => {
+    let seen = 0;
+    for (let i = 0; i < chunks.length; i++) {
+      const from = i === 0 ? offset : 0;
+      const nl = chunks[i].indexOf(0x0a, from);
+      if (nl >= 0) return seen + nl - from;
+      seen += chunks[i].length - from;
+    }
+    return -1;
+  };
+  try {
+    for await (const chunk of p.stdout as AsyncIterable<Buffer>) {
+      chunks.push(chunk);
+      buffered += chunk.length;
+      for (;;) {
+        if (size < 0) {
+          const nl = headerEnd();
+          if (nl < 0) break;
+          const header = take(nl + 1).toString('utf8').trimEnd();
+          if (header.endsWith(' missing') || header.endsWith(' ambiguous')) {
+            next++;
+            continue;
+          }
+          size = parseInt(header.split(' ')[2], 10);
+        }
+        if (buffered < size + 1) break; // the object is followed by a newline
+        const raw = take(size);
+        take(1);
+        size = -1;
+        if (chunks.length > 0 && offset === chunks[0].length) {
+          chunks.shift();
+          offset = 0;
+        }
+        yield { epoch: gitDir, commit: commits[next++], raw };
+      }
+      while (chunks.length > 0 && offset >= chunks[0].length) {
+        offset -= chunks[0].length;
+        chunks.shift();
+      }
+    }
+    const code = await closed;
+    if (code !== 0) throw new Error(`git cat-file --batch in ${gitDir}: ${Buffer.concat(err).toString('utf8').trim()}`);
+    if (next !== commits.length) throw new Error('git cat-file --batch: truncated output');
+  } finally {
+    if (p.exitCode === null) p.kill();
   }
 }
 

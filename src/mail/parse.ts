@@ -238,6 +238,20 @@ async function readBody(buf: Buffer, bodyStart: number, headers: Headers, engine
   }
 }
 
+/**
+ * Which reader the `auto` engine starts a message's body with: `fast` (single part, or a multipart shape
+ * multipart.ts reads), `mailparser` (anything else), `none` (no body, or headers too large to read).
+ * For counting the fallbacks (the ingest benchmark); parseMessage decides the same way in readBody.
+ */
+export function bodyReader(raw: Buffer): { reader: 'fast' | 'mailparser' | 'none'; contentType: string } {
+  const split = splitHeaders(raw, MAX_HEADER_BYTES);
+  const ct = parseContentType(new Headers(split.headers).first('content-type') ?? undefined);
+  if (!split.complete || split.bodyStart >= raw.length) return { reader: 'none', contentType: ct.type };
+  if (FAST_TYPES.has(ct.type)) return { reader: 'fast', contentType: ct.type };
+  if (ct.type.startsWith('multipart/') && readMultipart(raw, split.bodyStart, ct)) return { reader: 'fast', contentType: ct.type };
+  return { reader: 'mailparser', contentType: ct.type };
+}
+
 interface InBodyHeaders {
   from: Person | null;
   /** lines consumed from the top of the message part */
@@ -309,7 +323,7 @@ export function splitContent(text: string): Content {
   const bodyParts: string[] = [];
   const beforeText = trimBlankLines(before).join('\n');
   if (beforeText) bodyParts.push(beforeText);
-  if (diff) bodyParts.push(diff.replace(/\n+$/, ''));
+  if (diff) bodyParts.push(trimTrailingNewlines(diff));
   const afterText = trimBlankLines(after).join('\n');
   if (afterText) bodyParts.push(afterText);
   const body = bodyParts.length ? bodyParts.join('\n') + '\n' : '';
@@ -324,6 +338,13 @@ export function splitContent(text: string): Content {
     deps: parseDependencyLines(proseLines),
     inBodyFrom: ib.from,
   };
+}
+
+/** text.replace(/\n+$/, '') without a regex scan over a whole diff */
+function trimTrailingNewlines(text: string): string {
+  let end = text.length;
+  while (end > 0 && text.charCodeAt(end - 1) === 0x0a) end--;
+  return end === text.length ? text : text.slice(0, end);
 }
 
 function mayBePull(lines: readonly string[]): boolean {

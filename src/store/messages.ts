@@ -1,11 +1,38 @@
 // Messages and cursors: a message and the cursor that covers it are written in one transaction,
 // so a crash loses nothing and stores nothing twice.
 import type { ParsedMessage } from '../mail/types.js';
+import type { Statement } from 'better-sqlite3';
 import type { Db } from './db.js';
 
 export interface IncomingMessage {
   raw: Buffer;
   parsed: ParsedMessage;
+  source: string;
+}
+
+/**
+ * A parsed message in the form the store writes: its indexed columns and its two JSON texts (the full
+ * ParsedMessage and the slim coreOf copy). Flat data, so a parser thread can make it and hand it over
+ * cheaply (no structured clone of the message's object graph, the texts as UTF-8 bytes in a transferred buffer).
+ */
+export interface StoredForm {
+  msgid: string;
+  hash: string;
+  kind: string;
+  reason: string | null;
+  date: string | null;
+  subject: string;
+  sender: string;
+  /** JSON.stringify of the ParsedMessage, or those UTF-8 bytes (a parser thread hands them over this way) */
+  parsed: string | Buffer;
+  /** JSON.stringify of its coreOf copy, or those UTF-8 bytes */
+  core: string | Buffer;
+}
+
+/** An incoming message already turned into its stored form (storedForm), e.g. by a parser thread. */
+export interface PreparedMessage {
+  raw: Buffer;
+  row: StoredForm;
   source: string;
 }
 
@@ -20,28 +47,77 @@ export interface StoreResult {
   known: number;
 }
 
+/**
+ * The columns and JSON texts stored for a parsed message. The two texts are exactly
+ * JSON.stringify(parsed) and JSON.stringify(coreOf(parsed)), built from one serialisation of each field:
+ * the core copy shares every field but body, message, notes and amText with the full one (a patch's diff,
+ * its largest field, is escaped once instead of twice).
+ */
+export function storedForm(parsed: ParsedMessage): StoredForm & { parsed: string; core: string } {
+  const core = coreText(parsed);
+  const full: string[] = [];
+  const slim: string[] = [];
+  for (const key of Object.keys(parsed)) {
+    const json = JSON.stringify((parsed as unknown as Record<string, unknown>)[key]);
+    if (json === undefined) continue; // undefined, functions: JSON leaves the key out
+    const member = `${JSON.stringify(key)}:${json}`;
+    full.push(member);
+    if (key === 'amText') continue;
+    if (key === 'body' || key === 'message' || key === 'notes') slim.push(`${JSON.stringify(key)}:${JSON.stringify(core[key])}`);
+    else slim.push(member);
+  }
+  // coreOf adds the three text fields at the end when the message lacks them
+  for (const key of ['body', 'message', 'notes'] as const) {
+    if (!Object.prototype.hasOwnProperty.call(parsed, key)) slim.push(`${JSON.stringify(key)}:${JSON.stringify(core[key])}`);
+  }
+  return {
+    msgid: parsed.msgid,
+    hash: parsed.hash,
+    kind: parsed.kind,
+    reason: parsed.reason,
+    date: parsed.date,
+    subject: parsed.subject.raw,
+    sender: parsed.from.email,
+    parsed: `{${full.join(',')}}`,
+    core: `{${slim.join(',')}}`,
+  };
+}
+
+interface Statements {
+  insert: Statement<unknown[]>;
+  setCursor: Statement<unknown[]>;
+}
+
+// prepared once per connection
+const statements = new WeakMap<Db, Statements>();
+
+function statementsOf(db: Db): Statements {
+  let s = statements.get(db);
+  if (!s) {
+    s = {
+      // the JSON texts may come as UTF-8 bytes: CAST makes them TEXT, byte for byte what binding the string stores
+      insert: db.prepare(`INSERT OR IGNORE INTO messages (msgid, hash, source, kind, reason, date, subject, sender, raw, parsed, core)
+                          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS TEXT), CAST(? AS TEXT))`),
+      setCursor: db.prepare(`INSERT INTO cursors (source, key, value) VALUES (?, ?, ?)
+                             ON CONFLICT (source, key) DO UPDATE SET value = excluded.value, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')`),
+    };
+    statements.set(db, s);
+  }
+  return s;
+}
+
 /** Stores messages (idempotent on msgid + content hash) and the cursor after them, atomically. */
 export function storeMessages(db: Db, items: IncomingMessage[], cursor?: CursorUpdate): StoreResult {
-  const insert = db.prepare(`INSERT OR IGNORE INTO messages (msgid, hash, source, kind, reason, date, subject, sender, raw, parsed, core)
-                             VALUES (@msgid, @hash, @source, @kind, @reason, @date, @subject, @sender, @raw, @parsed, @core)`);
-  const setCursor = db.prepare(`INSERT INTO cursors (source, key, value) VALUES (?, ?, ?)
-                                ON CONFLICT (source, key) DO UPDATE SET value = excluded.value, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')`);
+  return storePrepared(db, items.map(({ raw, parsed, source }) => ({ raw, row: storedForm(parsed), source })), cursor);
+}
+
+/** storeMessages for messages already in their stored form: one transaction for the batch and its cursor. */
+export function storePrepared(db: Db, items: PreparedMessage[], cursor?: CursorUpdate): StoreResult {
+  const { insert, setCursor } = statementsOf(db);
   let inserted = 0;
   db.transaction(() => {
-    for (const { raw, parsed, source } of items) {
-      const r = insert.run({
-        msgid: parsed.msgid,
-        hash: parsed.hash,
-        source,
-        kind: parsed.kind,
-        reason: parsed.reason,
-        date: parsed.date,
-        subject: parsed.subject.raw,
-        sender: parsed.from.email,
-        raw,
-        parsed: JSON.stringify(parsed),
-        core: JSON.stringify(coreOf(parsed)),
-      });
+    for (const { raw, row, source } of items) {
+      const r = insert.run(row.msgid, row.hash, source, row.kind, row.reason, row.date, row.subject, row.sender, raw, row.parsed, row.core);
       inserted += r.changes;
     }
     if (cursor) setCursor.run(cursor.source, cursor.key, cursor.value);
@@ -65,9 +141,14 @@ export function getCursor(db: Db, source: string, key: string): string | null {
  */
 export function coreOf(m: ParsedMessage): ParsedMessage {
   const { amText: _amText, ...rest } = m;
-  if (m.kind === 'patch' || m.kind === 'pull-request') return { ...rest, body: '', message: '', notes: '' };
+  return { ...rest, ...coreText(m) };
+}
+
+/** The text fields of coreOf(m). */
+function coreText(m: ParsedMessage): { body: string; message: string; notes: string } {
+  if (m.kind === 'patch' || m.kind === 'pull-request') return { body: '', message: '', notes: '' };
   // replies quote whole patches; a quoted line never holds a collected trailer: keep only its `>`
-  return { ...rest, body: m.body.replace(/^(>+).*$/gm, '$1'), message: '', notes: '' };
+  return { body: m.body.replace(/^(>+).*$/gm, '$1'), message: '', notes: '' };
 }
 
 /**
