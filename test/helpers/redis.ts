@@ -3,12 +3,12 @@
 // (uniquePrefix) and removes its keys afterwards (cleanPrefix).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { redisAnswers } from '../../src/queue/redis-server.js';
+import { freePort } from './net.js';
 
 let started: Promise<string> | null = null;
 let child: ChildProcess | null = null;
@@ -16,16 +16,6 @@ let tmpDir: string | null = null;
 
 const answers = (url: string): Promise<boolean> => redisAnswers(url, 1000);
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 function stop(): void {
   if (child && child.exitCode === null) child.kill('SIGTERM');

@@ -12,6 +12,7 @@ import type { SourceSettings } from '../../src/settings/schema.js';
 import { openDb } from '../../src/store/db.js';
 import { getCursor } from '../../src/store/messages.js';
 import { archiveMessages, cloneArchive, removeDir, settingsFor, tempDir } from './ingest-support.js';
+import { freePort } from '../helpers/net.js';
 
 const DOVECOT = '/usr/sbin/dovecot';
 const isRoot = process.getuid?.() === 0;
@@ -22,16 +23,6 @@ let dovecot: ChildProcess | null = null;
 let port: number;
 let mail: Buffer[];
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const p = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(p));
-    });
-  });
-}
 
 async function startDovecot(): Promise<void> {
   port = await freePort();

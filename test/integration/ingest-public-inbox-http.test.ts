@@ -3,7 +3,6 @@
 // delivered with public-inbox-mda while the daemon runs.
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { followSources } from '../../src/commands/ingest.js';
@@ -15,6 +14,7 @@ import type { SourceSettings } from '../../src/settings/schema.js';
 import { openDb, type Db } from '../../src/store/db.js';
 import { getCursor } from '../../src/store/messages.js';
 import { archiveMessages, cloneArchive, removeDir, repoRoot, settingsFor, tempDir, toMboxrd } from './ingest-support.js';
+import { freePort } from '../helpers/net.js';
 
 const log = logger.child({ test: 'ingest-public-inbox-http' });
 const script = path.join(repoRoot, 'scripts', 'public-inbox.sh');
@@ -25,16 +25,6 @@ let base: string;
 let archive: string;
 let later: Buffer[];
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 function pi(...args: string[]): string {
   return execFileSync('sh', [script, ...args], { encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] }).trim();

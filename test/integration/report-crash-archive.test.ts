@@ -8,7 +8,6 @@
 // accepted is in the archive before the client can hear that it was.
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +18,7 @@ import { parseSettings } from '../../src/settings/load.js';
 import { openDb, type Db } from '../../src/store/db.js';
 import { contextFor } from '../unit/report/cases.js';
 import { startSmtpSink, type SmtpSink } from '../unit/report/helpers/smtp-sink.js';
+import { freePort } from '../helpers/net.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '..', '..');
@@ -28,16 +28,6 @@ const LIST = 'netdev@vger.kernel.org';
 const INBOX = 'netdev';
 const REPORTS = 50;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 function pi(...args: string[]): string {
   return execFileSync('sh', [script, ...args], { encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] }).trim();

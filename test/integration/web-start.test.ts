@@ -4,7 +4,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { openDb } from '../../src/store/db.js';
@@ -13,17 +12,8 @@ import { readMailInputs } from '../../src/ingest/inputs.js';
 import { listSeries } from '../../src/store/series.js';
 import { corpusDir, repoRoot } from '../helpers/archive.js';
 import { cleanPrefix, ensureRedis, uniquePrefix } from '../helpers/redis.js';
+import { freePort } from '../helpers/net.js';
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 describe('patchgate start (the dashboard daemon)', () => {
   let dir: string;
