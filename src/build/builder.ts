@@ -56,6 +56,8 @@ export interface PatchBuild {
   errors: BuildIssue[];
   /** why a patch was skipped, or what failed when no compiler error says it */
   detail?: string;
+  /** what the build sandbox stopped during this patch's build (network, writes, hidden files, process limit) */
+  sandbox_denials?: string[];
   duration_ms: number;
   log?: string;
 }
@@ -64,7 +66,7 @@ export interface ConfigBuild {
   config: string;
   status: BuildStatus;
   /** the base commit's build */
-  base: { status: BuildStatus; duration_ms: number; errors: BuildIssue[]; log?: string };
+  base: { status: BuildStatus; duration_ms: number; errors: BuildIssue[]; log?: string; sandbox_denials?: string[] };
   patches: PatchBuild[];
   /** fragment options the final .config does not have */
   config_mismatches: ConfigMismatch[];

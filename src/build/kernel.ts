@@ -111,6 +111,8 @@ class KernelBuild {
         args: argv,
         cwd: this.src,
         env: sandboxEnv({ HOME: this.paths.tmp, TMPDIR: this.paths.tmp, CCACHE_DIR: this.paths.ccache, CCACHE_TEMPDIR: path.join(this.paths.tmp, 'ccache') }),
+        // the tree read-only (its git metadata hidden), nothing else of the bot's files
+        readable: [this.src],
         writable: [this.paths.out, this.paths.tmp, this.paths.ccache],
         logFile,
         timeoutMs: s.timeout_s * 1000,
@@ -128,14 +130,16 @@ class KernelBuild {
   /** Errors of a failed run: compiler/linker errors, else what make or the sandbox said. */
   errorsOf(run: MakeRun): BuildIssue[] {
     const errs = uniqueDiagnostics(run.parsed.diagnostics.filter((d) => d.severity === 'error')).map(issueOf);
-    if (errs.length || run.ok) return errs;
+    if (run.ok) return errs;
+    if (errs.length) return [...errs, ...run.result.denials.map((d) => ({ file: '', line: 0, message: d }))];
     const r = run.result;
     let message: string;
     if (r.timedOut) message = `build timed out after ${this.s.timeout_s} s`;
     else if (r.aborted) message = 'build cancelled';
     else if (r.outputLimited) message = `build output exceeded ${this.s.sandbox.max_output_mb} MiB`;
     else message = run.parsed.makeErrors.at(-1) ?? `make exited with ${r.code ?? r.signalName}`;
-    return [{ file: '', line: 0, message }];
+    // what the sandbox stopped says why the build failed (a network fetch, a write, a hidden file)
+    return [{ file: '', line: 0, message }, ...r.denials.map((d) => ({ file: '', line: 0, message: d }))];
   }
 
   async checkout(commit: string): Promise<void> {
@@ -167,6 +171,7 @@ class KernelBuild {
             args: [path.join(this.src, 'scripts/kconfig/merge_config.sh'), '-m', '-O', this.paths.out, dotConfig, ...copies],
             cwd: this.paths.tmp,
             env: sandboxEnv({ HOME: this.paths.tmp, TMPDIR: this.paths.tmp }),
+            readable: [this.src],
             writable: [this.paths.out, this.paths.tmp],
             logFile,
             timeoutMs: 120_000,
@@ -174,7 +179,7 @@ class KernelBuild {
           },
           this.s.sandbox,
         );
-        if (r.code !== 0) return { ok: false, mismatches: [], errors: [{ file: 'scripts/kconfig/merge_config.sh', line: 0, message: `merge_config.sh exited with ${r.code ?? r.signalName}` }] };
+        if (r.code !== 0) return { ok: false, mismatches: [], errors: [{ file: 'scripts/kconfig/merge_config.sh', line: 0, message: `merge_config.sh exited with ${r.code ?? r.signalName}` }, ...r.denials.map((d) => ({ file: '', line: 0, message: d }))] };
         run = await this.make('config-olddefconfig', ['olddefconfig'], { jobs: false });
         if (!run.ok) return { ok: false, mismatches: [], errors: this.errorsOf(run) };
       }
@@ -257,6 +262,7 @@ class KernelBuild {
       // after a failed build, objects make never reached would look fixed
       fixed_warnings: run.ok ? warnings.fixed.map(issueOf) : [],
       errors,
+      ...(run.result.denials.length ? { sandbox_denials: run.result.denials } : {}),
       duration_ms: Date.now() - started,
       log: run.log,
     };
@@ -304,7 +310,7 @@ class KernelBuild {
       const baseRun = await this.make('base', this.cfg.targets);
       record(this.state, baseRun.parsed);
       await saveState(this.paths.state, this.state);
-      result.base = { status: baseRun.ok ? 'success' : 'failure', duration_ms: Date.now() - started, errors: this.errorsOf(baseRun), log: baseRun.log };
+      result.base = { status: baseRun.ok ? 'success' : 'failure', duration_ms: Date.now() - started, errors: this.errorsOf(baseRun), log: baseRun.log, ...(baseRun.result.denials.length ? { sandbox_denials: baseRun.result.denials } : {}) };
       await ctx.updateProgress?.({ stage: 'build', config: this.cfg.name, built: 0, of: ctx.patches.length });
       const baseImage = path.join(this.paths.out, 'arch/x86/boot/bzImage');
       // the base's kernel image too: the perf gate boots it as the baseline

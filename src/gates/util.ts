@@ -89,6 +89,8 @@ export async function runTreeTool(ctx: GateContext, name: string, command: strin
       // git inside the sandbox runs as another user than the checkout's owner
       env: sandboxEnv({ HOME: ctx.workDir, TMPDIR: ctx.workDir, GIT_CONFIG_COUNT: '1', GIT_CONFIG_KEY_0: 'safe.directory', GIT_CONFIG_VALUE_0: '*' }),
       writable: [ctx.workDir],
+      // checkpatch.pl looks up commit ids with git: the tree's git metadata, read-only
+      git: true,
       logFile,
       timeoutMs,
       signal: ctx.signal,
