@@ -9,9 +9,9 @@ import { probeAccel } from '../gates/perf/accel.js';
 import { calibrate, calibrationNote, calibrationReport } from '../gates/perf/calibrate.js';
 import type { PerfCell } from '../gates/perf/gate.js';
 import { buildInitramfs } from '../gates/perf/initramfs.js';
-import { expandMatrix, loadMatrix, matrixTable, probeHost, runMatrix, type MatrixCell } from '../gates/perf/matrix.js';
-import { runFunctionalCell, runPerfCell } from '../gates/perf/matrix-run.js';
-import { runRingCell, runRingGate, ringReport } from '../gates/ringtest/ringtest.js';
+import { expandMatrix, loadMatrix, matrixMarkdown, matrixTable, probeHost, runMatrix, type MatrixCell } from '../gates/perf/matrix.js';
+import { runMatrixCell } from '../gates/perf/matrix-run.js';
+import { runRingGate, ringReport } from '../gates/ringtest/ringtest.js';
 import { perfSettingsFrom } from '../gates/perf/settings.js';
 import type { GateRule } from '../gates/perf/stats.js';
 import { buildTopologyInitramfs } from '../gates/perf/topologies.js';
@@ -71,6 +71,9 @@ interface MatrixOpts {
   baseTree?: string;
   candidateTree?: string;
   json?: boolean;
+  markdown?: boolean;
+  cellBudget?: string;
+  functionalKernel?: string;
 }
 
 export function registerGate(program: Command, io: CliIo): void {
@@ -92,6 +95,9 @@ export function registerGate(program: Command, io: CliIo): void {
     .option('--candidate-tree <dir>', 'candidate kernel tree (ring cells)')
     .option('--only <list>', 'run only these cells (ids, comma-separated); the others are reported as not run')
     .option('--accel <accel>', 'tcg, kvm or auto (default: gates.perf.accel)')
+    .option('--cell-budget <s>', 'wall-time budget per perf cell in seconds: no further look starts once it is spent')
+    .option('--functional-kernel <bzImage>', 'the kernel the functional cells boot (default: the candidate)')
+    .option('--markdown', 'print the listing as a Markdown table')
     .option('--json', 'print the cell reports as JSON')
     .action(async (opts: MatrixOpts) => {
       const settings = loadSettings(opts.config) as Record<string, unknown> & { work_dir: string };
@@ -120,19 +126,23 @@ export function registerGate(program: Command, io: CliIo): void {
         io.stderr.write(`matrix: ${accel.reason}\n`);
         const plan = { looks: looksOf(opts.looks, perf.looks), alpha: perf.alpha };
         const transactions = positive(opts.transactions, 4000, '--transactions');
+        const cellBudgetMs = opts.cellBudget === undefined ? undefined : positive(opts.cellBudget, 0, '--cell-budget') * 1000;
+        const functionalKernel = opts.functionalKernel ? kernelArg(opts.functionalKernel, '--functional-kernel') : undefined;
         run = async (cell) => {
           if (only.size && !only.has(cell.id)) return { notRun: 'not in --only' };
           io.stderr.write(`matrix: ${cell.id} ...\n`);
-          const o = { baselineKernel: baseline, candidateKernel: candidate, initrd, topologyInitrd, workDir: work, plan, accel: accel.accel, transactions, onProgress: (m: string) => logger.info({ cell: cell.id }, m) };
-          const r = cell.kind === 'ring'
-            ? await runRingCell(cell, { base: opts.baseTree, candidate: opts.candidateTree, workDir: path.join(work, cell.id) })
-            : cell.kind === 'functional' ? await runFunctionalCell(cell, o) : await runPerfCell(cell, o);
+          const o = {
+            baselineKernel: baseline, candidateKernel: candidate, initrd, topologyInitrd, workDir: work, plan, accel: accel.accel, transactions,
+            onProgress: (m: string) => logger.info({ cell: cell.id }, m), cellBudgetMs, functionalKernel, baseTree: opts.baseTree, candidateTree: opts.candidateTree,
+          };
+          const r = await runMatrixCell(cell, o);
           if (r) io.stderr.write(`matrix: ${cell.id}: ${'verdict' in r ? r.verdict : `not run: ${r.notRun}`}\n`);
           return r;
         };
       }
       const reports = await runMatrix(cells, scope, host, cfg, run);
       if (opts.json) io.stdout.write(JSON.stringify({ matrix: file, host, cells: reports }, null, 2) + '\n');
+      else if (opts.markdown) io.stdout.write(matrixMarkdown(reports));
       else {
         io.stdout.write(`matrix ${file} on ${machine()}\n`);
         io.stdout.write(`host: ${host.vhostNet ? '/dev/vhost-net' : 'no /dev/vhost-net'}, ${host.tun ? '/dev/net/tun' : 'no /dev/net/tun'}, ${host.root ? 'root' : 'not root'}, ${host.cgroupCpu ? 'cgroup cpu' : 'no cgroup cpu'}, Windows image ${host.windowsImage ?? 'none'}, debug kernel ${host.debugKernel ?? 'none'}\n\n`);

@@ -35,6 +35,15 @@ describe('patchgate gate matrix', () => {
     expect(doc.host.vhostNet).toBe(existsSync('/dev/vhost-net'));
   });
 
+  it('--markdown prints the listing as a table for MATRIX.md: one row per cell, and the counts', async () => {
+    const r = await runCli(['gate', 'matrix', '--config', config, '--matrix', matrixFile, '--markdown']);
+    expect(r.code).toBe(0);
+    const rows = r.stdout.split('\n').filter((l) => /^\| [a-z0-9_]+ \| (perf|functional|ring) \| (to-run|not run) \| \S/.test(l));
+    expect(rows).toHaveLength(cells.length);
+    expect(r.stdout).toMatch(new RegExp(`^${cells.length} cells: 0 run \\(none\\), \\d+ not run, \\d+ runnable\\.$`, 'm'));
+    if (!existsSync('/dev/vhost-net')) expect(r.stdout).toContain(`- ${cells.filter((c) => c.vhost).length} x no /dev/vhost-net on this host`);
+  });
+
   it('a project selects its cells without any path', async () => {
     const r = await runCli(['gate', 'matrix', '--config', config, '--matrix', matrixFile, '--projects', 'mq-default', '--json']);
     const doc = JSON.parse(r.stdout) as { cells: { id: string; selectedBy?: string }[] };

@@ -28,6 +28,11 @@ export interface PerfGateOptions {
   runPair?: typeof runGuestPair;
   /** adjust costs for the guest time per transaction (default true: see adjustByCovariate) */
   adjust?: boolean;
+  /**
+   * wall-time budget (ms): no further look starts once it is spent (the verdict is then the last look's,
+   * `noisy` where it was not decisive, and the summary says the budget ended the gate)
+   */
+  budgetMs?: number;
 }
 
 export interface MetricOutcome {
@@ -43,6 +48,8 @@ export interface PerfGateResult {
   summary: string;
   metrics: Record<string, MetricOutcome>;
   samples: { baseline: Record<string, number[]>; candidate: Record<string, number[]> };
+  /** the wall-time budget ended the gate before its last look */
+  budgetSpent?: boolean;
   /** guest ns per transaction of each boot (the covariate), and the fitted slope per metric */
   covariate: { baseline: Record<string, number[]>; candidate: Record<string, number[]>; slope: Record<string, number> };
   /** wall-clock figures, reported but not gated under TCG */
@@ -103,7 +110,12 @@ export async function runPerfGate(o: PerfGateOptions): Promise<PerfGateResult> {
     : 'KVM: gated on guest CPU cost per transaction; wall-clock rates reported';
   let boots = 0;
   let last: ReturnType<typeof evaluateLook> | null = null;
+  let budgetSpent = false;
   for (const look of o.plan.looks) {
+    if (last && o.budgetMs !== undefined && Date.now() - t0 >= o.budgetMs) {
+      budgetSpent = true;
+      break;
+    }
     while ((samples.baseline[Object.keys(o.rules)[0]]?.length ?? 0) < look) {
       for (const side of ['baseline', 'candidate'] as const) {
         for (const cell of o.cells) {
@@ -129,5 +141,6 @@ export async function runPerfGate(o: PerfGateOptions): Promise<PerfGateResult> {
   const metrics: Record<string, MetricOutcome> = {};
   for (const [k, c] of Object.entries(res.metrics)) metrics[k] = { change: c.change, low: c.low, high: c.high, p: c.p, verdict: c.verdict };
   const status = res.status === 'pending' ? 'warning' : res.status;
-  return { status, summary: res.summary, metrics, samples, covariate: cov, wall, note: adjust ? `${note}; costs adjusted for guest time per transaction` : note, wallMs: Date.now() - t0 };
+  const summary = budgetSpent ? `${res.summary} (wall budget of ${Math.round(o.budgetMs! / 1000)} s spent: no further look)` : res.summary;
+  return { status, summary, budgetSpent, metrics, samples, covariate: cov, wall, note: adjust ? `${note}; costs adjusted for guest time per transaction` : note, wallMs: Date.now() - t0 };
 }

@@ -154,7 +154,7 @@ function writable(p: string): boolean {
 }
 
 /** The functional checks patchgate can run today (functional.ts); the others are reported as not run, with that reason. */
-export const FUNCTIONAL_RUNNERS: FunctionalCheck[] = ['file-copy-to-guest', 'file-copy-from-guest', 'qos-cgroup', 'hotplug', 'migration'];
+export const FUNCTIONAL_RUNNERS: FunctionalCheck[] = ['file-copy-to-guest', 'file-copy-from-guest', 'qos-cgroup', 'hotplug', 'migration', 'vlan-filter', 'mac-filter'];
 
 export function probeHost(cfg: MatrixConfig, extra: Partial<HostCapabilities> = {}): HostCapabilities {
   const root = process.getuid?.() === 0;
@@ -171,19 +171,39 @@ export function probeHost(cfg: MatrixConfig, extra: Partial<HostCapabilities> = 
   };
 }
 
-/** Why this host cannot run the cell, or null when it can. */
-export function cannotRun(cell: MatrixCell, host: HostCapabilities, cfg: MatrixConfig): string | null {
-  if (cell.vhost && !host.vhostNet) return 'no /dev/vhost-net on this host';
-  if (cell.guest === 'windows' && !host.windowsImage) return cfg.windows_image ? `no Windows image at ${cfg.windows_image}` : 'no Windows image (windows_image is not set)';
-  if (cell.guest === 'linux-debug' && !host.debugKernel) return cfg.debug_kernel ? `no debug guest kernel at ${cfg.debug_kernel}` : 'no debug guest kernel (debug_kernel is not set)';
-  const tap = cell.topology === 'guest-to-host' || cell.topology === 'multiqueue' || cell.vhost || cell.kind === 'functional';
-  if (tap && !host.tun) return 'no /dev/net/tun on this host';
-  if (tap && !host.root) return 'not root: no tap device in a private network namespace';
-  if (cell.kind === 'functional') {
-    if (cell.check === 'qos-cgroup' && !host.cgroupCpu) return 'no writable cgroup cpu controller';
-    if (!host.functionalRunners.includes(cell.check!)) return `no runner for the ${cell.check} check in this patchgate yet`;
+/** The host kernel's module directory: where vhost_net could be loaded from (absent on this machine). */
+function modulesDir(): string | null {
+  try {
+    const release = readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim();
+    return existsSync(`/lib/modules/${release}`) ? `/lib/modules/${release}` : null;
+  } catch {
+    return null;
   }
-  return null;
+}
+
+/** Every reason this host cannot run the cell (empty when it can), most basic first. */
+export function cannotRunReasons(cell: MatrixCell, host: HostCapabilities, cfg: MatrixConfig): string[] {
+  const out: string[] = [];
+  if (cell.vhost && !host.vhostNet) {
+    const mods = modulesDir();
+    out.push(`no /dev/vhost-net on this host (vhost=on needs the host's vhost_net driver: ${mods ? `not loaded; modprobe vhost_net from ${mods}` : 'not built into the host kernel, and no /lib/modules to load it from'})`);
+  }
+  if (cell.guest === 'windows' && !host.windowsImage) out.push(cfg.windows_image ? `no Windows image at ${cfg.windows_image}` : 'no Windows image (windows_image is not set in the matrix file)');
+  if (cell.guest === 'linux-debug' && !host.debugKernel) out.push(cfg.debug_kernel ? `no debug guest kernel at ${cfg.debug_kernel}` : 'no debug guest kernel (debug_kernel is not set in the matrix file)');
+  const tap = cell.topology === 'guest-to-host' || cell.topology === 'multiqueue' || cell.vhost || cell.kind === 'functional';
+  if (tap && !host.tun) out.push('no /dev/net/tun on this host');
+  if (tap && !host.root) out.push('not root: no tap device in a private network namespace');
+  if (cell.kind === 'functional') {
+    if (cell.check === 'qos-cgroup' && !host.cgroupCpu) out.push('no writable cgroup cpu controller');
+    if (!host.functionalRunners.includes(cell.check!)) out.push(`no runner for the ${cell.check} check in this patchgate yet`);
+  }
+  return out;
+}
+
+/** Why this host cannot run the cell (every reason, joined), or null when it can. */
+export function cannotRun(cell: MatrixCell, host: HostCapabilities, cfg: MatrixConfig): string | null {
+  const r = cannotRunReasons(cell, host, cfg);
+  return r.length ? r.join('; ') : null;
 }
 
 export interface SeriesScope {
@@ -273,5 +293,29 @@ export function matrixTable(reports: CellReport[]): string {
   }
   const count = (s: CellState) => reports.filter((r) => r.state === s).length;
   lines.push('', `${reports.length} cells: ${count('run')} run, ${count('to-run')} runnable, ${count('not-run')} not run`);
+  return lines.join('\n') + '\n';
+}
+
+/** The listing as a Markdown table (MATRIX.md), with the counts by state and by verdict status. */
+export function matrixMarkdown(reports: CellReport[]): string {
+  const esc = (t: string) => t.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+  const lines = ['| cell | kind | state | verdict or reason |', '|---|---|---|---|'];
+  for (const r of reports) {
+    const what = r.state === 'run' ? r.verdict ?? '' : r.state === 'to-run' ? `runnable (selected: ${r.selectedBy})` : r.reason ?? '';
+    lines.push(`| ${r.id} | ${r.kind} | ${r.state === 'not-run' ? 'not run' : r.state} | ${esc(what)} |`);
+  }
+  const count = (s: CellState) => reports.filter((r) => r.state === s).length;
+  const statuses = new Map<string, number>();
+  for (const r of reports) if (r.state === 'run') {
+    const st = /^([a-z-]+):/.exec(r.verdict ?? '')?.[1] ?? 'other';
+    statuses.set(st, (statuses.get(st) ?? 0) + 1);
+  }
+  const reasons = new Map<string, number>();
+  for (const r of reports) if (r.state === 'not-run') {
+    const key = (r.reason ?? '').replace(/ \(.*$/, '').replace(/;.*$/, '');
+    reasons.set(key, (reasons.get(key) ?? 0) + 1);
+  }
+  lines.push('', `${reports.length} cells: ${count('run')} run (${[...statuses].map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}), ${count('not-run')} not run${count('to-run') ? `, ${count('to-run')} runnable` : ''}.`);
+  if (reasons.size) lines.push('', 'Not run, by reason:', '', ...[...reasons].map(([k, v]) => `- ${v} x ${k}`));
   return lines.join('\n') + '\n';
 }

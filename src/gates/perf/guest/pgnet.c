@@ -3,12 +3,13 @@
  * Built static (gcc -static) and put in the busybox initramfs.
  *
  *   pgnet -s [-p PORT]                                   server: TCP_RR, TCP_CRR, TCP_STREAM sink, UDP_RR echo
- *   pgnet -H HOST -t TCP_RR|TCP_CRR|TCP_STREAM|UDP_RR [-n TRANS] [-l SECS] [-r REQ,RESP] [-m MSGSIZE] [-p PORT]
+ *   pgnet -H HOST -t TCP_RR|TCP_CRR|TCP_STREAM|UDP_RR|UDP_SEND [-n TRANS] [-l SECS] [-r REQ,RESP] [-m MSGSIZE] [-p PORT]
  *
  * The client prints one line `PGNET {json}` with netperf's names: test, transactions, elapsed,
  * trans_per_sec, throughput (10^6 bits/s) and the guest's busy time (CPU time not idle, from
  * /proc/timer_list idle_sleeptime + iowait_sleeptime summed over CPUs) as busy_ns and busy_ns_per_trans
  * (netperf's service demand, in ns). The server prints `PGNET-SERVER {json}` after each connection.
+ * UDP_SEND sends N datagrams of REQ bytes 1 ms apart without waiting for anything (the filter checks).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -27,7 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { T_RR = 1, T_CRR = 2, T_STREAM = 3, T_UDP_RR = 4 };
+enum { T_RR = 1, T_CRR = 2, T_STREAM = 3, T_UDP_RR = 4, T_UDP_SEND = 5 };
 struct hdr { uint32_t magic, test, req, resp; };
 #define MAGIC 0x70676e31u
 
@@ -159,7 +160,7 @@ int main(int argc, char **argv) {
 	}
 	if (srv) server(port);
 	if (!host) { fprintf(stderr, "pgnet: -H host is required\n"); return 2; }
-	int t = !strcmp(test, "TCP_RR") ? T_RR : !strcmp(test, "TCP_CRR") ? T_CRR : !strcmp(test, "TCP_STREAM") ? T_STREAM : !strcmp(test, "UDP_RR") ? T_UDP_RR : 0;
+	int t = !strcmp(test, "TCP_RR") ? T_RR : !strcmp(test, "TCP_CRR") ? T_CRR : !strcmp(test, "TCP_STREAM") ? T_STREAM : !strcmp(test, "UDP_RR") ? T_UDP_RR : !strcmp(test, "UDP_SEND") ? T_UDP_SEND : 0;
 	if (!t) { fprintf(stderr, "pgnet: unknown test %s\n", test); return 2; }
 	if (n <= 0 && secs <= 0) n = 4000;
 	if (req < 1 || resp < 1 || req > 65536 || resp > 65536 || msg < 1 || msg > 65536) { fprintf(stderr, "pgnet: sizes must be 1..65536\n"); return 2; }
@@ -168,6 +169,7 @@ int main(int argc, char **argv) {
 	uint64_t trans = 0, bytes = 0, retransmits = 0, deadline = secs > 0 ? now_ns() + (uint64_t)secs * 1000000000ull : UINT64_MAX;
 	int fd = -1;
 	if (t == T_RR || t == T_STREAM) { fd = connect_to(host, port, SOCK_STREAM); if (full_io(fd, &h, sizeof h, 1)) die("header"); }
+	if (t == T_UDP_SEND) fd = connect_to(host, port, SOCK_DGRAM);
 	if (t == T_UDP_RR) {
 		struct timeval tv = { .tv_sec = 0, .tv_usec = 200000 };
 		fd = connect_to(host, port, SOCK_DGRAM);
@@ -191,6 +193,10 @@ int main(int argc, char **argv) {
 				if (errno == ECONNREFUSED) usleep(200000);
 				retransmits++;
 			}
+		} else if (t == T_UDP_SEND) {
+			/* nobody may answer (a foreign MAC, a wrong VLAN): errors from ICMP replies do not stop it */
+			if (send(fd, buf, req, 0) == req) bytes += req;
+			usleep(1000);
 		} else {
 			if (full_io(fd, buf, msg, 1)) die("TCP_STREAM");
 			bytes += msg;

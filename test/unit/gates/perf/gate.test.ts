@@ -70,4 +70,25 @@ describe('perf gate sequencing', () => {
     expect(r.status).toBe('success');
     for (const m of Object.values(r.metrics)) expect(m.verdict).toBe('no-change');
   });
+
+  it('a wall-time budget stops the gate before its next look: the verdict is the last look\'s, and says so', async () => {
+    // 3% noise per boot: five boots per side cannot decide an A/A comparison at a 0.5% threshold
+    const noisy = async (o: PairOptions): Promise<PairResult> => {
+      const r = await simulatedRunner(0, [])(o);
+      const k = 1 + 0.03 * Math.sin(o.workDir.length * 0.7 + (noisyCalls++ * 2.3));
+      for (const c of r.clients) c.busy_ns *= k;
+      return r;
+    };
+    let noisyCalls = 0;
+    const base = { baselineKernel: 'base', candidateKernel: 'base', initrd: 'rd', workDir: '/tmp/pg-perf-sim', cells: cells.slice(0, 1), rules: { tcp_rr_cost_per_trans: rules.tcp_rr_cost_per_trans }, plan: { looks: [5, 8, 12], alpha: 0.05 }, accel: 'tcg' as const, runPair: noisy };
+    const free = await runPerfGate(base);
+    expect(free.samples.baseline.tcp_rr_cost_per_trans.length).toBeGreaterThan(5);
+    expect(free.budgetSpent).toBe(false);
+    noisyCalls = 0;
+    const capped = await runPerfGate({ ...base, budgetMs: 0 });
+    expect(capped.samples.baseline.tcp_rr_cost_per_trans).toHaveLength(5);
+    expect(capped.budgetSpent).toBe(true);
+    expect(capped.status).toBe('warning');
+    expect(capped.summary).toMatch(/^5\+5 boots: .*\(wall budget of 0 s spent: no further look\)$/);
+  });
 });

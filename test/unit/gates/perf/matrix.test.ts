@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cannotRun, expandMatrix, loadMatrix, matrixTable, parseMatrix, parseTestSpec, probeHost, runMatrix, selectedBy, type HostCapabilities } from '../../../../src/gates/perf/matrix.js';
+import { cannotRun, cannotRunReasons, expandMatrix, FUNCTIONAL_RUNNERS, loadMatrix, matrixMarkdown, matrixTable, parseMatrix, parseTestSpec, probeHost, runMatrix, selectedBy, type HostCapabilities } from '../../../../src/gates/perf/matrix.js';
 import { repoRoot } from '../../../helpers/archive.js';
 
 const file = path.join(repoRoot, 'config', 'matrix.yaml');
@@ -81,9 +81,14 @@ describe('selection by series', () => {
 
 describe('what this host can run', () => {
   it('vhost=on cells: not run, no /dev/vhost-net; Windows: no image; debug: no debug kernel; unimplemented checks say so', () => {
-    expect(cannotRun(byId.get('g2h_tcp_rr_1_vhost_on')!, thisHost, cfg)).toBe('no /dev/vhost-net on this host');
+    expect(cannotRun(byId.get('g2h_tcp_rr_1_vhost_on')!, thisHost, cfg)).toMatch(/^no \/dev\/vhost-net on this host \(vhost=on needs the host's vhost_net driver: /);
     expect(cannotRun(byId.get('g2h_tcp_rr_1_vhost_off')!, thisHost, cfg)).toBeNull();
-    expect(cannotRun(byId.get('copy_file_copy_to_guest_windows_vhost_off')!, thisHost, cfg)).toBe('no Windows image (windows_image is not set)');
+    expect(cannotRun(byId.get('copy_file_copy_to_guest_windows_vhost_off')!, { ...thisHost, functionalRunners: FUNCTIONAL_RUNNERS }, cfg)).toBe('no Windows image (windows_image is not set in the matrix file)');
+    // every reason a cell cannot run, not only the first
+    expect(cannotRunReasons(byId.get('copy_file_copy_to_guest_windows_vhost_on')!, thisHost, cfg)).toEqual([
+      expect.stringMatching(/^no \/dev\/vhost-net on this host/), 'no Windows image (windows_image is not set in the matrix file)', 'no runner for the file-copy-to-guest check in this patchgate yet',
+    ]);
+    expect(cannotRun(byId.get('copy_file_copy_to_guest_windows_vhost_on')!, thisHost, cfg)!.split('; ')).toHaveLength(3);
     expect(cannotRun(byId.get('copy_file_copy_to_guest_linux_debug_vhost_off')!, thisHost, cfg)).toMatch(/no debug guest kernel/);
     expect(cannotRun(byId.get('filter_vlan_filter_vhost_off')!, thisHost, cfg)).toMatch(/no runner for the vlan-filter check/);
     expect(cannotRun(byId.get('migration_vhost_off')!, { ...thisHost, functionalRunners: ['migration'] }, cfg)).toBeNull();
@@ -112,11 +117,34 @@ describe('what this host can run', () => {
     for (const r of reports) expect(r.state === 'run' ? r.verdict : r.reason).toBeTruthy();
     expect(ran).toContain('g2h_tcp_rr_1_vhost_off');
     expect(ran).not.toContain('g2h_tcp_rr_1_vhost_on');
-    expect(reports.find((r) => r.id === 'g2h_tcp_rr_1_vhost_on')).toMatchObject({ state: 'not-run', reason: 'no /dev/vhost-net on this host' });
+    expect(reports.find((r) => r.id === 'g2h_tcp_rr_1_vhost_on')).toMatchObject({ state: 'not-run', reason: expect.stringMatching(/^no \/dev\/vhost-net on this host/) });
     expect(reports.find((r) => r.id === 'multi_tcp_rr_1_4pairs')).toMatchObject({ state: 'not-run', reason: 'infrastructure fault: QEMU died' });
     expect(reports.find((r) => r.id === 'mq_tcp_rr_1_vhost_off_q2')!.reason).toMatch(/not selected/);
     const table = matrixTable(reports);
     expect(table.split('\n').filter((l) => /^\S+\s+(perf|functional|ring)\s/.test(l))).toHaveLength(cells.length);
     expect(table).toMatch(/g2h_tcp_rr_1_vhost_on\s+perf\s+not-run\s+not run: no \/dev\/vhost-net on this host/);
+  });
+});
+
+describe('the listing as Markdown (MATRIX.md)', () => {
+  it('has one row per cell, escapes pipes, and counts verdict statuses and not-run reasons', async () => {
+    const host = { ...thisHost, functionalRunners: FUNCTIONAL_RUNNERS };
+    const reports = await runMatrix(cells, { paths: null, projects: [] }, host, cfg, async (cell) => {
+      if (cell.kind === 'ring') return { notRun: 'no base and candidate trees given (--base-tree, --candidate-tree)' };
+      return cell.kind === 'perf' ? { verdict: `warning: ${cell.id} noisy +1.00% [-1%, +3%] | wall` } : { verdict: `success: ${cell.id}` };
+    });
+    const md = matrixMarkdown(reports);
+    const rows = md.split('\n').filter((l) => /^\| [a-z0-9_]+ \| (perf|functional|ring) \|/.test(l));
+    expect(rows).toHaveLength(cells.length);
+    expect(md).toContain('\\| wall');
+    const run = reports.filter((r) => r.state === 'run');
+    const perf = run.filter((r) => r.kind === 'perf').length;
+    expect(md).toContain(`${cells.length} cells: ${run.length} run (warning ${perf}, success ${run.length - perf}), ${cells.length - run.length} not run.`);
+    expect(md).toMatch(/- 4 x no base and candidate trees given/);
+    const vhostOn = cells.filter((c) => c.vhost).length;
+    expect(md).toContain(`- ${vhostOn} x no /dev/vhost-net on this host`);
+    // every vlan and mac filter cell that is not vhost=on has a runner now
+    expect(reports.find((r) => r.id === 'filter_vlan_filter_vhost_off')).toMatchObject({ state: 'run' });
+    expect(reports.find((r) => r.id === 'filter_mac_filter_vhost_off')).toMatchObject({ state: 'run' });
   });
 });
