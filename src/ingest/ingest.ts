@@ -6,6 +6,7 @@ import type { AssembleOptions, SeriesDocument } from '../series/types.js';
 import type { Db } from '../store/db.js';
 import { loadParsedMessages, storedForm, storePrepared, type CursorUpdate, type PreparedMessage, type StoredForm } from '../store/messages.js';
 import { saveSeriesDocument } from '../store/series.js';
+import { startCheckpointer, type Checkpointer } from './checkpointer.js';
 import type { RawInput } from './inputs.js';
 
 export interface IngestStats {
@@ -28,6 +29,11 @@ export interface IngestOptions {
    */
   prepareBatch?: (raws: Buffer[]) => Promise<StoredForm[]>;
   onProgress?: (stats: IngestStats) => void;
+  /**
+   * WAL checkpoints on a thread of their own from the second batch on (checkpointer.ts), so that the thread
+   * storing never waits for fsync; default true (a file store in WAL mode only)
+   */
+  checkpointThread?: boolean;
 }
 
 export function inProcessParser(maxBytes?: number): (raws: Buffer[]) => Promise<ParsedMessage[]> {
@@ -51,11 +57,16 @@ export async function ingestInputs(
   const stats: IngestStats = { read: 0, inserted: 0, known: 0 };
   // Parsing of the next batches overlaps with storing the current one; batches are stored in order.
   const queue: { batch: RawInput[]; rows: Promise<StoredForm[]> }[] = [];
+  let batches = 0;
+  let checkpointer: Checkpointer | null = null;
   const storeOldest = async () => {
     const { batch, rows } = queue.shift()!;
     const done = await rows;
     const items: PreparedMessage[] = batch.map((b, i) => ({ raw: b.raw, row: done[i], source: b.source }));
+    // a one-batch ingest (the daemon's polls, mostly) keeps SQLite's own checkpoints: no thread for it
+    if (++batches === 2 && opts.checkpointThread !== false) checkpointer = startCheckpointer(db);
     const r = storePrepared(db, items, cursorOf?.(batch[batch.length - 1]));
+    checkpointer?.committed();
     stats.read += batch.length;
     stats.inserted += r.inserted;
     stats.known += r.known;
@@ -71,12 +82,16 @@ export async function ingestInputs(
     queue.push({ batch: b, rows });
     while (queue.length > inflight) await storeOldest();
   };
-  for await (const input of inputs) {
-    batch.push(input);
-    if (batch.length >= batchSize) await enqueue();
+  try {
+    for await (const input of inputs) {
+      batch.push(input);
+      if (batch.length >= batchSize) await enqueue();
+    }
+    await enqueue();
+    while (queue.length > 0) await storeOldest();
+  } finally {
+    await (checkpointer as Checkpointer | null)?.close();
   }
-  await enqueue();
-  while (queue.length > 0) await storeOldest();
   return stats;
 }
 

@@ -14,71 +14,90 @@ interface AddressToken {
   value: string;
 }
 
+/** Tokens of an address list; each token's text is taken as slices of the input, not built char by char. */
 function tokenizeAddresses(input: string): AddressToken[] {
   const tokens: AddressToken[] = [];
-  let text = '';
-  const flush = (): void => {
-    if (text) tokens.push({ kind: 'text', value: text });
-    text = '';
+  let textFrom = -1; // start of the pending text token
+  const flush = (to: number): void => {
+    if (textFrom >= 0 && to > textFrom) tokens.push({ kind: 'text', value: input.slice(textFrom, to) });
+    textFrom = -1;
   };
   let i = 0;
   const n = input.length;
   while (i < n) {
-    const c = input[i];
-    if (c === '"') {
-      flush();
+    const c = input.charCodeAt(i);
+    if (c === 0x22 /* " */) {
+      flush(i);
+      // a backslash takes the next character literally (a backslash at the very end stays)
       let j = i + 1;
+      let from = j;
       let v = '';
-      while (j < n && input[j] !== '"') {
-        if (input[j] === '\\' && j + 1 < n) j++;
-        v += input[j];
+      while (j < n && input.charCodeAt(j) !== 0x22) {
+        if (input.charCodeAt(j) === 0x5c && j + 1 < n) {
+          v += input.slice(from, j);
+          j++;
+          from = j;
+        }
         j++;
       }
+      v += input.slice(from, Math.min(j, n));
       tokens.push({ kind: 'quoted', value: v });
       i = j + 1;
-    } else if (c === '(') {
-      flush();
+    } else if (c === 0x28 /* ( */) {
+      flush(i);
+      // nested comments stay in the value; the closing parenthesis does not
       let depth = 1;
       let j = i + 1;
+      let from = j;
       let v = '';
+      let closed = false;
       while (j < n && depth > 0) {
-        const d = input[j];
-        if (d === '\\' && j + 1 < n) {
-          v += input[j + 1];
+        const d = input.charCodeAt(j);
+        if (d === 0x5c && j + 1 < n) {
+          v += input.slice(from, j);
+          from = j + 1;
           j += 2;
           continue;
         }
-        if (d === '(') depth++;
-        else if (d === ')') depth--;
-        if (depth > 0) v += d;
+        if (d === 0x28) depth++;
+        else if (d === 0x29) {
+          depth--;
+          if (depth === 0) {
+            v += input.slice(from, j);
+            closed = true;
+            j++;
+            break;
+          }
+        }
         j++;
       }
+      if (!closed) v += input.slice(from, j);
       tokens.push({ kind: 'comment', value: v });
       i = j;
-    } else if (c === '<') {
-      flush();
+    } else if (c === 0x3c /* < */) {
+      flush(i);
       const j = input.indexOf('>', i + 1);
       const end = j < 0 ? n : j;
       tokens.push({ kind: 'angle', value: input.slice(i + 1, end) });
       i = end + 1;
-    } else if (c === ',') {
-      flush();
-      tokens.push({ kind: 'comma', value: c });
+    } else if (c === 0x2c /* , */) {
+      flush(i);
+      tokens.push({ kind: 'comma', value: ',' });
       i++;
-    } else if (c === ':') {
-      flush();
-      tokens.push({ kind: 'colon', value: c });
+    } else if (c === 0x3a /* : */) {
+      flush(i);
+      tokens.push({ kind: 'colon', value: ':' });
       i++;
-    } else if (c === ';') {
-      flush();
-      tokens.push({ kind: 'semicolon', value: c });
+    } else if (c === 0x3b /* ; */) {
+      flush(i);
+      tokens.push({ kind: 'semicolon', value: ';' });
       i++;
     } else {
-      text += c;
+      if (textFrom < 0) textFrom = i;
       i++;
     }
   }
-  flush();
+  flush(n);
   return tokens;
 }
 
@@ -146,7 +165,7 @@ function addressFromTokens(tokens: AddressToken[]): Person | null {
  */
 export function parseAddressList(header: string): Person[] {
   if (!header) return [];
-  const tokens = tokenizeAddresses(header.replace(/\r?\n/g, ' '));
+  const tokens = tokenizeAddresses(header.includes('\n') ? header.replace(/\r?\n/g, ' ') : header);
   const result: Person[] = [];
   let cur: AddressToken[] = [];
   const push = (): void => {
@@ -186,6 +205,7 @@ export function isUsableEmail(email: string): boolean {
 // Message ids
 
 function stripComments(value: string): string {
+  if (!value.includes('(')) return value; // nothing to strip
   let out = '';
   let depth = 0;
   let inAngle = false;
@@ -221,7 +241,7 @@ function validMsgid(id: string): boolean {
  */
 export function parseMessageIds(header: string): string[] {
   if (!header) return [];
-  const value = stripComments(header.replace(/\r?\n/g, ' '));
+  const value = stripComments(header.includes('\n') ? header.replace(/\r?\n/g, ' ') : header);
   const ids: string[] = [];
   const seen = new Set<string>();
   const add = (id: string): void => {

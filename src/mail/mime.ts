@@ -108,6 +108,7 @@ export function headerBytesToText(raw: string): string {
 
 /** Unfolds a header value (drops the line breaks of folding) and trims it. */
 export function unfold(value: string): string {
+  if (!value.includes('\n')) return value.trim();
   return value.replace(/\r?\n(?=[ \t])/g, '').replace(/\r?\n/g, ' ').trim();
 }
 
@@ -121,8 +122,35 @@ export function decodeWords(text: string): string {
   }
 }
 
+/** Whether a code unit >= 0xa0 is one of JavaScript's `\s` characters. */
+function isWideSpace(c: number): boolean {
+  return c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f
+    || c === 0x205f || c === 0x3000 || c === 0xfeff;
+}
+
+/**
+ * Whether normaliseSpace would change TEXT: it has a control character or a `\s` character other than a
+ * single space between two other characters. Most header values and names are already normal: one scan
+ * instead of a regex replace and a trim, which allocate.
+ */
+function needsNormalising(text: string): boolean {
+  let afterSpace = true; // a leading space is trimmed
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x20) {
+      if (afterSpace) return true;
+      afterSpace = true;
+      continue;
+    }
+    if (c < 0x20 || c === 0x7f || (c >= 0xa0 && isWideSpace(c))) return true;
+    afterSpace = false;
+  }
+  return afterSpace && text.length > 0; // a trailing space is trimmed
+}
+
 /** Collapses runs of whitespace (and control characters) to one space and trims. */
 export function normaliseSpace(text: string): string {
+  if (!needsNormalising(text)) return text;
   // eslint-disable-next-line no-control-regex
   return text.replace(/[\s\x00-\x08\x0b\x0c\x0e-\x1f\x7f]+/g, ' ').trim();
 }

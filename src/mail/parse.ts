@@ -64,6 +64,8 @@ const KEPT_HEADERS = new Set(['x-mailer', 'auto-submitted', 'precedence', 'list-
 
 class Headers {
   private readonly map = new Map<string, RawHeader[]>();
+  /** all(name), computed once per name */
+  private readonly texts = new Map<string, string[]>();
 
   constructor(list: RawHeader[]) {
     for (const h of list) {
@@ -79,13 +81,17 @@ class Headers {
   }
 
   /** all values of a header, as text (bytes decoded, unfolded), encoded words kept */
-  all(name: string): string[] {
-    return (this.map.get(name) ?? []).map((h) => unfold(headerBytesToText(h.raw)));
+  all(name: string): readonly string[] {
+    let t = this.texts.get(name);
+    if (!t) {
+      t = (this.map.get(name) ?? []).map((h) => unfold(headerBytesToText(h.raw)));
+      this.texts.set(name, t);
+    }
+    return t;
   }
 
   first(name: string): string | null {
-    const h = this.map.get(name);
-    return h ? unfold(headerBytesToText(h[0].raw)) : null;
+    return this.map.has(name) ? this.all(name)[0] : null;
   }
 
   /** an unstructured header with encoded words decoded */
@@ -270,12 +276,15 @@ function inBodyHeaders(lines: string[], from: number, to: number): InBodyHeaders
   return { from: person && isUsableEmail(person.email) ? person : null, consumed: i - from };
 }
 
-function trimBlankLines(lines: string[]): string[] {
-  let a = 0;
-  let b = lines.length;
-  while (a < b && lines[a].trim() === '') a++;
-  while (b > a && lines[b - 1].trim() === '') b--;
-  return lines.slice(a, b);
+function isBlank(line: string): boolean {
+  return line.trim() === '';
+}
+
+/** The lines [a, b) without the blank lines at either end, as a range. */
+function trimBlankRange(lines: readonly string[], a: number, b: number): [number, number] {
+  while (a < b && isBlank(lines[a])) a++;
+  while (b > a && isBlank(lines[b - 1])) b--;
+  return [a, b];
 }
 
 interface Content {
@@ -289,42 +298,59 @@ interface Content {
   inBodyFrom: Person | null;
 }
 
-/** Splits decoded text into prose, diff, message and notes. */
+/**
+ * Splits decoded text into prose, diff, message and notes. Every part is a run of whole lines of the text,
+ * taken as one substring of it (lines.slice(a, b).join('\n') without copying the lines again).
+ */
 export function splitContent(text: string): Content {
   const lines = text.split('\n');
   if (lines.length && lines[lines.length - 1] === '') lines.pop();
+  // offset in text of each line's first character
+  const at = new Array<number>(lines.length);
+  for (let i = 0, o = 0; i < lines.length; i++) {
+    at[i] = o;
+    o += lines[i].length + 1;
+  }
+  const join = (a: number, b: number): string => (b > a ? text.slice(at[a], at[b - 1] + lines[b - 1].length) : '');
+  const joinTrimmed = (a: number, b: number): string => join(...trimBlankRange(lines, a, b));
+
   const loc = locateDiff(lines);
   const diffStart = loc ? loc.start : lines.length;
   const diffEnd = loc ? loc.end : lines.length;
   const beforeCut = findProseCut(lines, 0, diffStart);
   const afterCut = loc ? findProseCut(lines, diffEnd, lines.length) : diffEnd;
-  const before = lines.slice(0, beforeCut);
-  const after = lines.slice(diffEnd, afterCut);
-  const diff = loc ? lines.slice(loc.start, loc.end).join('\n') + '\n' : null;
+  // the prose before the diff is lines [0, beforeCut), after it [diffEnd, afterCut)
+  const diffLines = loc ? join(loc.start, loc.end) : null;
+  const diff = diffLines === null ? null : diffLines + '\n';
 
-  let messageLines = before;
-  let notesLines: string[] = [];
+  // the commit message and the notes below its `---`
+  let messageFrom = 0;
+  let messageTo = beforeCut;
+  let notesFrom = 0;
+  let notesTo = 0;
   if (loc) {
-    const sep = before.findIndex(isSeparator);
-    if (sep >= 0) {
-      messageLines = before.slice(0, sep);
-      notesLines = before.slice(sep + 1);
+    for (let k = 0; k < beforeCut; k++) {
+      if (isSeparator(lines[k])) {
+        messageTo = k;
+        notesFrom = k + 1;
+        notesTo = beforeCut;
+        break;
+      }
     }
   }
-  const ib = inBodyHeaders(messageLines, messageLines.findIndex((l) => l.trim() !== ''), messageLines.length);
-  if (ib.consumed > 0) {
-    const first = messageLines.findIndex((l) => l.trim() !== '');
-    messageLines = messageLines.slice(first + ib.consumed);
-  }
-  const message = trimBlankLines(messageLines).join('\n');
-  const notes = trimBlankLines(notesLines).join('\n');
+  let first = messageFrom;
+  while (first < messageTo && isBlank(lines[first])) first++;
+  const ib = inBodyHeaders(lines, first < messageTo ? first : -1, messageTo);
+  if (ib.consumed > 0) messageFrom = first + ib.consumed;
+  const message = joinTrimmed(messageFrom, messageTo);
+  const notes = joinTrimmed(notesFrom, notesTo);
 
-  const proseLines = after.length ? [...before, ...after] : before;
+  const proseLines = diffEnd < afterCut ? [...lines.slice(0, beforeCut), ...lines.slice(diffEnd, afterCut)] : lines.slice(0, beforeCut);
   const bodyParts: string[] = [];
-  const beforeText = trimBlankLines(before).join('\n');
+  const beforeText = joinTrimmed(0, beforeCut);
   if (beforeText) bodyParts.push(beforeText);
-  if (diff) bodyParts.push(trimTrailingNewlines(diff));
-  const afterText = trimBlankLines(after).join('\n');
+  if (diffLines !== null) bodyParts.push(trimTrailingNewlines(diffLines));
+  const afterText = joinTrimmed(diffEnd, afterCut);
   if (afterText) bodyParts.push(afterText);
   const body = bodyParts.length ? bodyParts.join('\n') + '\n' : '';
 

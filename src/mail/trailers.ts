@@ -62,11 +62,39 @@ export function makeTrailer(name: string, rawValue: string, extinfo: string | nu
 function unwrap(text: string): string {
   // Fixes: abcd0123 (foo bar
   // baz quux)
-  let out = text.replace(/^(\S+:\s+[\da-f]+\s+\([^)\n]+)\n([^\n]+\))/gim, '$1 $2');
+  let out = text.includes('(') ? text.replace(/^(\S+:\s+[\da-f]+\s+\([^)\n]+)\n([^\n]+\))/gim, '$1 $2') : text;
   // Signed-off-by: Long Name
   // <email.here@example.com>
-  out = out.replace(/^(\S+:\s+[^<\n]+)\n(<[^>\n]+>)$/gm, '$1 $2');
+  if (out.includes('\n<')) out = out.replace(/^(\S+:\s+[^<\n]+)\n(<[^>\n]+>)$/gm, '$1 $2');
   return out;
+}
+
+/** text.replace(/^\n+|\n+$/g, '') without a regex scan of the whole text */
+function trimNewlines(text: string): string {
+  let a = 0;
+  let b = text.length;
+  while (a < b && text.charCodeAt(a) === 0x0a) a++;
+  while (b > a && text.charCodeAt(b - 1) === 0x0a) b--;
+  return a === 0 && b === text.length ? text : text.slice(a, b);
+}
+
+/** text.replace(/\n+$/, '') */
+function trimTrailingNewlines(text: string): string {
+  let b = text.length;
+  while (b > 0 && text.charCodeAt(b - 1) === 0x0a) b--;
+  return b === text.length ? text : text.slice(0, b);
+}
+
+/** text.replace(/^\n+/, '') */
+function trimLeadingNewlines(text: string): string {
+  let a = 0;
+  while (a < text.length && text.charCodeAt(a) === 0x0a) a++;
+  return a === 0 ? text : text.slice(a);
+}
+
+/** text.replace(/\r/g, '') */
+function dropCarriageReturns(text: string): string {
+  return text.includes('\r') ? text.replace(/\r/g, '') : text;
 }
 
 /**
@@ -75,7 +103,7 @@ function unwrap(text: string): string {
  * to it verbatim; a trailing `  # comment` is split off into extinfo too.
  */
 export function findTrailers(text: string, opts: FindTrailersOptions = {}): FoundTrailers {
-  let body = text.replace(/\r/g, '');
+  let body = dropCarriageReturns(text);
   const sig = body.indexOf(SIG_SEPARATOR);
   if (sig >= 0) body = body.slice(0, sig);
   body = unwrap(body.trim() + '\n');
@@ -134,13 +162,13 @@ function sameTrailers(a: Trailer[], b: Trailer[]): boolean {
 
 /** Split a patch body into in-body headers, message, trailer block, basement and signature. */
 export function splitBody(text: string): BodyParts {
-  let body = text.replace(/\r/g, '').replace(/^\n+|\n+$/g, '');
+  let body = trimNewlines(dropCarriageReturns(text));
   const full = body;
   let signature = '';
   const sig = body.lastIndexOf(SIG_SEPARATOR);
   if (sig >= 0) {
     signature = body.slice(sig + SIG_SEPARATOR.length);
-    body = body.slice(0, sig).replace(/\n+$/, '');
+    body = trimTrailingNewlines(body.slice(0, sig));
   }
 
   let top = body;
@@ -156,10 +184,10 @@ export function splitBody(text: string): BodyParts {
     top = body.slice(0, body.indexOf('\n--- a/'));
     basementAt = top.length + 1;
   }
-  const basement = basementAt < 0 ? '' : body.slice(basementAt).replace(/\n+$/, '');
-  const tail = basementAt < 0 ? '' : full.slice(basementAt).replace(/^\n+/, '');
+  const basement = basementAt < 0 ? '' : trimTrailingNewlines(body.slice(basementAt));
+  const tail = basementAt < 0 ? '' : trimLeadingNewlines(full.slice(basementAt));
 
-  const mbody = top.replace(/^\n+|\n+$/g, '');
+  const mbody = trimNewlines(top);
   const paras = mbody.split('\n\n');
   const mparts: string[] = [];
   let headers: Trailer[] = [];
@@ -170,12 +198,12 @@ export function splitBody(text: string): BodyParts {
   const last = findTrailers(paras[paras.length - 1]!);
   if (paras.length === 1) {
     if (sameTrailers(headers, last.trailers)) headers = [];
-    const message = last.others.join('\n').replace(/\n+$/, '');
+    const message = trimTrailingNewlines(last.others.join('\n'));
     return { headers, message, trailers: last.trailers, basement, signature, tail };
   }
   if (paras.length > 2) mparts.push(...paras.slice(1, -1));
   if (last.others.length > 0) mparts.push(last.others.join('\n'));
-  const message = mparts.join('\n\n').replace(/\n+$/, '');
+  const message = trimTrailingNewlines(mparts.join('\n\n'));
   return { headers, message, trailers: last.trailers, basement, signature, tail };
 }
 

@@ -46,6 +46,25 @@ describe('parseAddress / parseAddressList', () => {
   });
 });
 
+describe('parseAddressList: quoting and comments', () => {
+  it('backslash escapes in quoted names and in nested comments', () => {
+    expect(parseAddressList('"Doe, \\"JD\\" John" <jd@example.org>')).toEqual([{ name: 'Doe, "JD" John', email: 'jd@example.org' }]);
+    expect(parseAddressList('jd@example.org (John \\(Johnny\\) (the (nested)) Doe)')).toEqual([
+      { name: 'John (Johnny) (the (nested)) Doe', email: 'jd@example.org' },
+    ]);
+    expect(parseAddressList('A <a@example.org>,\n\t"B\\\\C" <b@example.org>; undisclosed-recipients:;')).toEqual([
+      { name: 'A', email: 'a@example.org' },
+      { name: 'B\\C', email: 'b@example.org' },
+    ]);
+  });
+
+  it('an unterminated quote or comment runs to the end; a backslash at the very end stays', () => {
+    expect(parseAddressList('"Unterminated <u@example.org>')).toEqual([{ name: 'Unterminated', email: '<u@example.org>' }]);
+    expect(parseAddressList('x@example.org (open comment')).toEqual([{ name: 'open comment', email: 'x@example.org' }]);
+    expect(parseAddressList('"trailing backslash\\')).toEqual([{ name: '', email: 'trailingbackslash\\' }]);
+  });
+});
+
 describe('parseMessageIds (find_message_id / find_references rules)', () => {
   it('strips a trailing comment from Message-ID', () => {
     expect(parseMessageIds('<xnzgy1de8d.fsf@rhel8.vm> (message ID with a comment)')).toEqual(['<xnzgy1de8d.fsf@rhel8.vm>']);

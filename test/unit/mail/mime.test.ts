@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { decodeCharset, decodeTransfer, headerBytesToText, parseContentType, splitHeaders } from '../../../src/mail/mime.js';
+import fc from 'fast-check';
+import { decodeCharset, decodeTransfer, headerBytesToText, normaliseSpace, parseContentType, splitHeaders, unfold } from '../../../src/mail/mime.js';
 
 describe('decodeCharset', () => {
   it('charsets seen in the archive and corpus', () => {
@@ -54,5 +55,27 @@ describe('headers', () => {
     expect(parseContentType('text/plai\u0000\u0000\u00ff').type).toBe('text/plain');
     expect(parseContentType(undefined).type).toBe('text/plain');
     expect(parseContentType('Multipart/Mixed; boundary="b"')).toEqual({ type: 'multipart/mixed', params: { boundary: 'b' } });
+  });
+});
+
+describe('normaliseSpace and unfold (scan first, regex only when something changes)', () => {
+  // every JavaScript \s character, control characters, and characters that look like space but are not \s
+  const pieces = [' ', ' ', '  ', '\t', '\n', '\r\n', '\v', '\f', '\u00a0', '\u1680', '\u2000', '\u200a', '\u2028', '\u2029', '\u202f',
+    '\u205f', '\u3000', '\ufeff', '\x00', '\x08', '\x0e', '\x1f', '\x7f', '\u0085', '\u200b', '\u180e', 'a', 'Zoë', '=?utf-8?q?x?=', ','];
+  const text = fc.array(fc.constantFrom(...pieces), { maxLength: 24 }).map((a) => a.join(''));
+
+  it('normaliseSpace collapses runs of whitespace and control characters to one space and trims, as the regex does', () => {
+    // eslint-disable-next-line no-control-regex
+    const byRegex = (t: string) => t.replace(/[\s\x00-\x08\x0b\x0c\x0e-\x1f\x7f]+/g, ' ').trim();
+    fc.assert(fc.property(fc.oneof(text, fc.string({ unit: 'binary', maxLength: 24 })), (t) => normaliseSpace(t) === byRegex(t)), { numRuns: 5000 });
+    expect(normaliseSpace('  Jane \u00a0 Doe\u3000')).toBe('Jane Doe');
+    expect(normaliseSpace('Jane Doe')).toBe('Jane Doe');
+    expect(normaliseSpace('Jane\u200bDoe')).toBe('Jane\u200bDoe'); // a zero-width space is not \s
+  });
+
+  it('unfold drops folding line breaks, turns other line breaks into spaces and trims', () => {
+    const byRegex = (t: string) => t.replace(/\r?\n(?=[ \t])/g, '').replace(/\r?\n/g, ' ').trim();
+    fc.assert(fc.property(text, (t) => unfold(t) === byRegex(t)), { numRuns: 5000 });
+    expect(unfold(' a\r\n\tb\nc ')).toBe('a\tb c');
   });
 });

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { parseMessage } from '../../../src/mail/parse.js';
+import { parseMessage, splitContent } from '../../../src/mail/parse.js';
 import type { ParsedMessage } from '../../../src/mail/types.js';
 import { corpusFile, corpusFiles, makeMail, splitMbox } from './corpus.js';
 
@@ -806,5 +806,30 @@ describe('tags in a patch and in a reply (patchwork ParseInitialTagsTest / Parse
     const p = await parseMessage(makeMail(tags, { 'In-Reply-To': '<1@example.com>', 'Message-Id': '<2@example.com>' }));
     expect(p.kind).toBe('comment');
     expect([count(p, 'Tested-by'), count(p, 'Reviewed-by'), count(p, 'Acked-by')]).toEqual([1, 1, 0]);
+  });
+});
+
+describe('splitContent: each part a run of whole lines of the text', () => {
+  it('in-body From, message, notes below ---, diff, text after it, signature cut', () => {
+    const text = '\n\nFrom: Real Author <real@example.org>\n\nFix the ring.\n\nSigned-off-by: Real Author <real@example.org>\n---\nv2: rebased\n\n'
+      + ' drivers/net/tun.c | 2 +-\n\ndiff --git a/drivers/net/tun.c b/drivers/net/tun.c\n--- a/drivers/net/tun.c\n+++ b/drivers/net/tun.c\n'
+      + '@@ -1 +1 @@\n-a\n+b\n\n2.39.0\n\n-- \nsig\n';
+    const diff = 'diff --git a/drivers/net/tun.c b/drivers/net/tun.c\n--- a/drivers/net/tun.c\n+++ b/drivers/net/tun.c\n@@ -1 +1 @@\n-a\n+b\n';
+    const c = splitContent(text);
+    expect(c.inBodyFrom).toEqual({ name: 'Real Author', email: 'real@example.org' });
+    expect(c.message).toBe('Fix the ring.\n\nSigned-off-by: Real Author <real@example.org>');
+    expect(c.notes).toBe('v2: rebased\n\n drivers/net/tun.c | 2 +-');
+    expect(c.diff).toBe(diff);
+    expect(c.files).toEqual(['drivers/net/tun.c']);
+    expect(c.body).toBe(
+      'From: Real Author <real@example.org>\n\nFix the ring.\n\nSigned-off-by: Real Author <real@example.org>\n---\nv2: rebased\n\n'
+        + ` drivers/net/tun.c | 2 +-\n${diff}2.39.0\n`,
+    );
+  });
+
+  it('prose only: blank lines trimmed, the signature cut, no notes', () => {
+    const c = splitContent('\n \nJust prose.\n\n-- \nsig\n');
+    expect([c.body, c.message, c.notes, c.diff]).toEqual(['Just prose.\n', 'Just prose.', '', null]);
+    expect(splitContent('')).toMatchObject({ body: '', message: '', notes: '', diff: null });
   });
 });
