@@ -19,11 +19,11 @@ import { openDb, type Db } from '../../src/store/db.js';
 import { contextFor } from '../unit/report/cases.js';
 import { startSmtpSink, type SmtpSink } from '../unit/report/helpers/smtp-sink.js';
 import { freePort } from '../helpers/net.js';
+import { runSender } from '../unit/report/helpers/run-sender.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '..', '..');
 const script = path.join(repoRoot, 'scripts', 'public-inbox.sh');
-const child = path.resolve(here, '..', 'unit', 'report', 'helpers', 'sender-child.ts');
 const LIST = 'netdev@vger.kernel.org';
 const INBOX = 'netdev';
 const REPORTS = 50;
@@ -45,29 +45,7 @@ function deliver(pidir: string, raw: Buffer): Promise<void> {
   });
 }
 
-interface ChildResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-}
 
-function runSender(dbPath: string, smtpUrl: string, reply: unknown, crashAt: string, killAfterMs?: number): Promise<ChildResult> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', child, dbPath, smtpUrl, crashAt], {
-      cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, PATCHGATE_LOG_LEVEL: 'silent', PATCHGATE_TEST_REPLY: JSON.stringify(reply) },
-    });
-    let stdout = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', () => {});
-    const timer = killAfterMs === undefined ? null : setTimeout(() => p.kill('SIGKILL'), killAfterMs);
-    p.on('error', reject);
-    p.on('exit', (code, signal) => {
-      if (timer) clearTimeout(timer);
-      resolve({ code, signal, stdout });
-    });
-  });
-}
 
 describe('outbox exactly once under SIGKILL, with the list archive (real public-inbox) checked before resends', () => {
   let tmp: string;
@@ -132,7 +110,7 @@ describe('outbox exactly once under SIGKILL, with the list archive (real public-
         if (rand() < 0.5) crashAt = `${points[Math.floor(rand() * points.length)]}:${1 + Math.floor(rand() * 4)}`;
         else timer = 1200 + Math.floor(rand() * 2500); // process start under tsx takes ~1 s
       }
-      const r = await runSender(dbPath, sink.url, reply, crashAt, timer);
+      const r = await runSender(dbPath, sink.url, crashAt, timer, reply);
       if (r.signal === 'SIGKILL') {
         const where = timer !== undefined ? 'timer' : crashAt.split(':')[0];
         kills[where] = (kills[where] ?? 0) + 1;

@@ -3,11 +3,9 @@
 // See src/report/outbox.ts for the states: a kill before the end of SMTP DATA resends (the server dropped
 // the partial message); a kill after it never resends when no archive lookup is configured for the list (the
 // default, tested here: at-most-once). With a lookup, see report-crash-archive.test.ts (exactly once).
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { simpleParser } from 'mailparser';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { queueReport, type OutboxRow } from '../../src/report/outbox.js';
@@ -15,33 +13,11 @@ import { parseSettings } from '../../src/settings/load.js';
 import { openDb, type Db } from '../../src/store/db.js';
 import { contextFor } from '../unit/report/cases.js';
 import { startSmtpSink, type SmtpSink } from '../unit/report/helpers/smtp-sink.js';
+import { runSender } from '../unit/report/helpers/run-sender.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const child = path.resolve(here, '..', 'unit', 'report', 'helpers', 'sender-child.ts');
 const LIST = 'netdev@vger.kernel.org';
 
-interface ChildResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-}
 
-function runSender(dbPath: string, smtpUrl: string, crashAt = 'none', killAfterMs?: number): Promise<ChildResult> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', child, dbPath, smtpUrl, crashAt], {
-      cwd: path.resolve(here, '..', '..'), stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PATCHGATE_LOG_LEVEL: 'silent' },
-    });
-    let stdout = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', () => {});
-    const timer = killAfterMs === undefined ? null : setTimeout(() => p.kill('SIGKILL'), killAfterMs);
-    p.on('error', reject);
-    p.on('exit', (code, signal) => {
-      if (timer) clearTimeout(timer);
-      resolve({ code, signal, stdout });
-    });
-  });
-}
 
 async function arrivedIds(sink: SmtpSink): Promise<string[]> {
   return Promise.all(sink.messages.map(async (m) => (await simpleParser(m.raw)).messageId ?? ''));
