@@ -151,8 +151,12 @@ describe('outbox exactly once under SIGKILL, with the list archive (real public-
     for (const p of points) expect(kills[p] ?? 0, p).toBeGreaterThan(0);
     // afterAccept kills leave the row uncertain though delivered: resolved by the archive, with the evidence
     expect(foundInArchive.length).toBeGreaterThanOrEqual(kills.afterAccept);
-    // afterCommitMark kills stop before the final ".": not delivered, so looked up, absent, and sent again
-    expect(resentAfterLookup).toBeGreaterThan(0);
+    // afterCommitMark kills leave the row uncertain too: whether the server got the final "." depends on what was
+    // already in the socket's send buffer when the process died (the kernel still sends it), so such a row is
+    // either found in the archive or, absent past the grace period, sent again; either way it was decided by the
+    // archive (the resend path on its own: test/unit/report/outbox-archive.test.ts)
+    expect(foundInArchive.length + resentAfterLookup).toBeGreaterThanOrEqual(1);
+    expect(foundInArchive.length + resentAfterLookup).toBeLessThanOrEqual(kills.afterCommitMark + kills.afterAccept + (kills.timer ?? 0) + (kills.duringData ?? 0));
     for (const r of foundInArchive) expect(r).toMatchObject({ status: 200, url: expect.stringMatching(new RegExp(`^${inboxUrl}/.+/raw$`)) });
   }, 600_000);
 });
