@@ -47,13 +47,14 @@ describe('SIGKILL while ingesting the shared archive', () => {
     try {
       for (let i = 0; i < KILLS; i++) {
         const before = stored();
-        child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, 'ingest', '--config', config, '--batch-size', '200', '--workers', '0'],
+        child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, 'ingest', '--config', config, '--batch-size', '100', '--workers', '0'],
           { cwd: repoRoot, env, stdio: ['ignore', 'ignore', 'ignore'] });
         const exited = new Promise<void>((r) => child!.once('exit', () => r()));
         // wait until this run has committed something (or the archive is done), then a random delay
         const end = Date.now() + 20_000;
         while (stored() === before && stored() < 10_000 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
-        const delay = Math.floor(random() * 700);
+        // short enough that 22 runs of today's ingest speed (1,500-2,500 msg/s) do not finish the archive
+        const delay = Math.floor(random() * 300);
         await new Promise((r) => setTimeout(r, delay));
         child.kill('SIGKILL');
         await exited;
