@@ -7,7 +7,7 @@
 // outcome says why, no secret reaches the log, and the same worker then builds an ordinary patch.
 // Needs root (namespaces).
 import { createServer, type Server } from 'node:net';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBuild, type BuildResult, type PatchBuild } from '../../src/build/index.js';
 import { buildSettingsSchema, type BuildSettings } from '../../src/build/settings.js';
 import { commitPatch, createMiniTree, git } from './build-mini-tree.js';
+import { processesMatching } from '../helpers/processes.js';
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 const SECRET = 'pg-bot-secret-5d1e0b77';
@@ -60,18 +61,6 @@ function expectNoSecret(log: string, why: string): void {
   expect(why).not.toContain(SECRET);
 }
 
-function processesMatching(marker: string): number[] {
-  const pids: number[] = [];
-  for (const p of readdirSync('/proc')) {
-    if (!/^\d+$/.test(p)) continue;
-    try {
-      if (readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(marker)) pids.push(Number(p));
-    } catch {
-      /* gone */
-    }
-  }
-  return pids;
-}
 
 beforeAll(async () => {
   root = mkdtempSync(path.join(tmpdir(), 'pg-secrets-'));

@@ -2,13 +2,14 @@
 // its tree, reads the bot's secrets, hangs with an escaped child, or forks without end. Each is
 // stopped and reported, and the worker goes on building. Needs root (namespaces).
 import { createServer, type Server } from 'node:net';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBuild } from '../../src/build/index.js';
 import { buildSettingsSchema, type BuildSettings } from '../../src/build/settings.js';
 import { commitPatch, createMiniTree, git } from './build-mini-tree.js';
+import { processesMatching } from '../helpers/processes.js';
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 
@@ -36,18 +37,6 @@ async function buildHostile(name: string, recipe: string[], over: Partial<BuildS
   return { result: r, patch, log: readFileSync(patch.log!, 'utf8'), ms: Date.now() - started };
 }
 
-function processesMatching(marker: string): number[] {
-  const pids: number[] = [];
-  for (const p of readdirSync('/proc')) {
-    if (!/^\d+$/.test(p)) continue;
-    try {
-      if (readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(marker)) pids.push(Number(p));
-    } catch {
-      /* gone */
-    }
-  }
-  return pids;
-}
 
 beforeAll(async () => {
   root = mkdtempSync(path.join(tmpdir(), 'pg-sandbox-'));
