@@ -160,9 +160,22 @@ function claimAlive(claim: string | null): boolean {
   }
 }
 
-/** The lookup configured for a row's list (none without reply settings: at-most-once). */
-function lookupFor(reply: ReplySettings | undefined, list: string | null): ArchiveLookup | null {
-  return reply ? archiveLookup(reply, list) : null;
+/** Whether the list itself was among the envelope recipients (RECIPIENTS: the row's JSON array). */
+function sentToList(recipients: string, list: string | null): boolean {
+  if (!list) return false;
+  try {
+    return (JSON.parse(recipients) as string[]).some((r) => r.toLowerCase() === list.toLowerCase());
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The lookup configured for a row's list (none without reply settings: at-most-once). Only a reply that went
+ * to the list can be found in its archive: one sent to the submitter alone has no lookup, whatever is set.
+ */
+function lookupFor(reply: ReplySettings | undefined, row: { list: string | null; recipients: string }): ArchiveLookup | null {
+  return reply && sentToList(row.recipients, row.list) ? archiveLookup(reply, row.list) : null;
 }
 
 function parseResult(result: string | null): Record<string, unknown> {
@@ -178,7 +191,7 @@ function parseResult(result: string | null): Record<string, unknown> {
 function uncertainNote(lookup: ArchiveLookup | null, list: string | null): string {
   return lookup
     ? `to be looked up in ${lookup.url} before any resend`
-    : `no archive lookup configured for ${list ?? 'this reply\'s list'} (reply.per_list.<list>.archive): not resent (at-most-once)`;
+    : `no archive lookup for ${list ?? 'this reply\'s list'} (none configured in reply.per_list.<list>.archive, or the list was not a recipient): not resent (at-most-once)`;
 }
 
 /**
@@ -188,8 +201,8 @@ function uncertainNote(lookup: ArchiveLookup | null, list: string | null): strin
  */
 export function recoverOutbox(db: Db, opts: { reply?: ReplySettings; now?: Date } = {}): { requeued: number; unknown: number } {
   const now = opts.now ?? new Date();
-  const rows = db.prepare(`SELECT id, state, claimed_by, message_id, list, result FROM outbox WHERE state IN ('sending', 'committing')`).all() as
-    { id: number; state: string; claimed_by: string | null; message_id: string; list: string | null; result: string | null }[];
+  const rows = db.prepare(`SELECT id, state, claimed_by, message_id, list, recipients, result FROM outbox WHERE state IN ('sending', 'committing')`).all() as
+    { id: number; state: string; claimed_by: string | null; message_id: string; list: string | null; recipients: string; result: string | null }[];
   let requeued = 0;
   let unknown = 0;
   for (const r of rows) {
@@ -198,7 +211,7 @@ export function recoverOutbox(db: Db, opts: { reply?: ReplySettings; now?: Date 
       requeued += db.prepare(`UPDATE outbox SET state = 'pending', claimed_by = NULL WHERE id = ? AND state = 'sending'`).run(r.id).changes;
       log.warn({ msgid: r.message_id }, 'sender died before the end of SMTP DATA: requeued');
     } else {
-      const lookup = lookupFor(opts.reply, r.list);
+      const lookup = lookupFor(opts.reply, r);
       const note = uncertainNote(lookup, r.list);
       const result = { ...parseResult(r.result), error: 'sender died after handing the message over, before the SMTP reply was recorded', unknown_at: now.toISOString(), next: note };
       unknown += db.prepare(`UPDATE outbox SET state = 'unknown', claimed_by = NULL, result = ?, not_before = ? WHERE id = ? AND state = 'committing'`)
@@ -267,11 +280,11 @@ export interface CheckSummary {
 export async function checkUncertain(db: Db, reply: ReplySettings, opts: { now?: () => Date; timeoutMs?: number } = {}): Promise<CheckSummary> {
   const now = opts.now ?? (() => new Date());
   const summary: CheckSummary = { delivered: 0, resend: 0, waiting: 0 };
-  const rows = db.prepare(`SELECT id, message_id, list, result, created_at FROM outbox WHERE channel = 'mail' AND state = 'unknown'
+  const rows = db.prepare(`SELECT id, message_id, list, recipients, result, created_at FROM outbox WHERE channel = 'mail' AND state = 'unknown'
       AND (not_before IS NULL OR not_before <= ?) ORDER BY id`).all(now().toISOString()) as
-    Pick<OutboxRow, 'id' | 'message_id' | 'list' | 'result' | 'created_at'>[];
+    Pick<OutboxRow, 'id' | 'message_id' | 'list' | 'recipients' | 'result' | 'created_at'>[];
   for (const r of rows) {
-    const lookup = archiveLookup(reply, r.list);
+    const lookup = lookupFor(reply, r);
     if (!lookup) continue;
     const rlog = log.child({ msgid: r.message_id, list: r.list });
     const prev = parseResult(r.result);
@@ -474,7 +487,7 @@ export async function sendOutbox(db: Db, transport: Transporter, opts: SendOptio
       // nodemailer has read the whole message, which can be before the envelope is answered). Only silence is
       // uncertain.
       if (committing && e.responseCode === undefined) {
-        const lookup = lookupFor(opts.reply, row.list);
+        const lookup = lookupFor(opts.reply, row);
         const note = uncertainNote(lookup, row.list);
         markEnd.run('unknown', JSON.stringify({ ...result, handed_over_at: committing, unknown_at: now().toISOString(), next: note }),
           lookup ? now().toISOString() : null, row.id, PROCESS_TOKEN);

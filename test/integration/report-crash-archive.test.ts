@@ -80,7 +80,7 @@ describe('outbox exactly once under SIGKILL, with the list archive (real public-
     // grace: longer than public-inbox-mda takes per message here (~0.4 s), short enough for a test
     const reply = {
       mode: 'send', lists: [LIST], rate_limit: { per_list: 0, per_submitter: 0 },
-      per_list: { [LIST]: { archive: { url: inboxUrl, grace: '8s', recheck: '300ms' } } },
+      per_list: { [LIST]: { cc_list: true, archive: { url: inboxUrl, grace: '8s', recheck: '300ms' } } },
     };
     const settings = parseSettings({ smtp: { url: sink.url, from: 'patchgate <bot@patchgate.example.org>' }, reply });
     const ids: string[] = [];

@@ -96,7 +96,7 @@ describe('archive lookups before a resend', () => {
 
   const withArchive = () => parseSettings({
     smtp: { url: 'smtp://127.0.0.1:1', from: 'patchgate <bot@patchgate.example.org>' },
-    reply: { mode: 'send', lists: [LIST], per_list: { [LIST]: { archive: { url: `${inbox.url}/`, grace: '10m', recheck: '1m' } } } },
+    reply: { mode: 'send', lists: [LIST], per_list: { [LIST]: { cc_list: true, archive: { url: `${inbox.url}/`, grace: '10m', recheck: '1m' } } } },
   });
   const withoutArchive = parseSettings({
     smtp: { url: 'smtp://127.0.0.1:1', from: 'patchgate <bot@patchgate.example.org>' }, reply: { mode: 'send', lists: [LIST] },
@@ -129,8 +129,22 @@ describe('archive lookups before a resend', () => {
     expect(s.checked).toEqual({ delivered: 0, resend: 0, waiting: 0 });
     expect(sent).toHaveLength(0);
     expect(rows()[0]).toMatchObject({ id: row.id, state: 'unknown', not_before: null });
-    expect(JSON.parse(rows()[0].result!).next).toMatch(/no archive lookup configured for netdev@vger\.kernel\.org.*at-most-once/);
+    expect(JSON.parse(rows()[0].result!).next).toMatch(/no archive lookup for netdev@vger\.kernel\.org.*at-most-once/);
     expect(hasDueMail(db, at(7200_000))).toBe(false);
+    expect(inbox.requests).toHaveLength(0);
+  });
+
+  it('a reply that did not go to the list is never looked up in its archive (it cannot be there): at-most-once', async () => {
+    const row = deadCommitting(withArchive());
+    // sent to the submitter alone (the list's policy keeps the list off Cc)
+    db.prepare('UPDATE outbox SET recipients = ? WHERE id = ?').run(JSON.stringify(['alex.dev@example.org']), row.id);
+    const sent: string[] = [];
+    const s = await sendOutbox(db, memoryTransport(sent), { reply: withArchive().reply, now: () => at(3600_000) });
+    expect(s.recovered).toEqual({ requeued: 0, unknown: 1 });
+    expect(s.checked).toEqual({ delivered: 0, resend: 0, waiting: 0 });
+    expect(sent).toHaveLength(0);
+    expect(rows()[0]).toMatchObject({ state: 'unknown', not_before: null });
+    expect(JSON.parse(rows()[0].result!).next).toMatch(/or the list was not a recipient\): not resent \(at-most-once\)/);
     expect(inbox.requests).toHaveLength(0);
   });
 
