@@ -20,16 +20,27 @@ export interface InitramfsResult {
   key: string;
 }
 
-/** Builds (or reuses) OUT_DIR/initramfs-<key>.cpio.gz. Needs busybox-static, gcc with static libc, cpio, gzip. */
-export function buildInitramfs(outDir: string, busybox = '/bin/busybox'): InitramfsResult {
+export interface InitramfsOptions {
+  /** the /init script (default: guest/init.sh, the perf guests'); it sources /prologue.sh (guest/prologue.sh) */
+  init?: string;
+  /** names the image: OUT_DIR/initramfs[-NAME]-<key>.cpio.gz */
+  name?: string;
+}
+
+/**
+ * Builds (or reuses) OUT_DIR/initramfs[-NAME]-<key>.cpio.gz: busybox, pgnet, /prologue.sh and the /init script.
+ * Needs busybox-static, gcc with static libc, cpio, gzip.
+ */
+export function buildInitramfs(outDir: string, busybox = '/bin/busybox', opts: InitramfsOptions = {}): InitramfsResult {
   const src = guestDir();
   const pgnetC = readFileSync(path.join(src, 'pgnet.c'));
-  const init = readFileSync(path.join(src, 'init.sh'));
+  const prologue = readFileSync(path.join(src, 'prologue.sh'));
+  const init = readFileSync(opts.init ?? path.join(src, 'init.sh'));
   if (!existsSync(busybox)) throw new Error(`${busybox} not found: install Debian's busybox-static`);
   const bb = statSync(busybox);
-  const key = createHash('sha256').update(pgnetC).update(init).update(`${busybox}:${bb.size}:${bb.mtimeMs}`).digest('hex').slice(0, 16);
+  const key = createHash('sha256').update(pgnetC).update(prologue).update(init).update(`${busybox}:${bb.size}:${bb.mtimeMs}`).digest('hex').slice(0, 16);
   mkdirSync(outDir, { recursive: true });
-  const out = path.join(outDir, `initramfs-${key}.cpio.gz`);
+  const out = path.join(outDir, `initramfs${opts.name ? `-${opts.name}` : ''}-${key}.cpio.gz`);
   if (existsSync(out)) return { path: out, key };
   const root = mkdtempSync(path.join(os.tmpdir(), 'pg-initramfs-'));
   try {
@@ -37,6 +48,7 @@ export function buildInitramfs(outDir: string, busybox = '/bin/busybox'): Initra
     copyFileSync(busybox, path.join(root, 'bin', 'busybox'));
     chmodSync(path.join(root, 'bin', 'busybox'), 0o755);
     execFileSync('gcc', ['-O2', '-static', '-o', path.join(root, 'bin', 'pgnet'), path.join(src, 'pgnet.c')], { stdio: 'pipe' });
+    writeFileSync(path.join(root, 'prologue.sh'), prologue, { mode: 0o644 });
     writeFileSync(path.join(root, 'init'), init, { mode: 0o755 });
     const tmp = `${out}.tmp`;
     execFileSync('sh', ['-c', `cd "${root}" && find . | LC_ALL=C sort | cpio -o -H newc --quiet | gzip -9n > "${tmp}"`], { stdio: 'pipe' });

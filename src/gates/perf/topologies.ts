@@ -2,15 +2,14 @@
 //   guest-to-host  one guest on a tap device in a private network namespace, pgnet's server on the host side
 //   multiqueue     the same with virtio-net mq=on, N queues and N vCPUs (tap supports queues=N; socket does not)
 //   several pairs  N guest pairs at once (the vhost workqueue item), with per-pair fairness
-import { execFileSync, spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runGuestPair, type ClientResult, type PairOptions, type PairResult } from './guest-runner.js';
-import { buildHostPgnet, guestSourceDir, parseServerLines, startHostServer, type HostServer } from './host-pgnet.js';
+import { buildHostPgnet, parseServerLines, startHostServer, type HostServer } from './host-pgnet.js';
 import { openNetns } from './netns.js';
+import { buildInitramfs } from './initramfs.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -23,25 +22,7 @@ function topoInit(): string {
 
 /** The topology guests' initramfs: busybox, pgnet, and guest-topo/init.sh (parallel streams, queue info). */
 export function buildTopologyInitramfs(outDir: string, busybox = '/bin/busybox'): string {
-  const pgnetC = path.join(guestSourceDir(), 'pgnet.c');
-  const init = topoInit();
-  if (!existsSync(busybox)) throw new Error(`${busybox} not found: install Debian's busybox-static`);
-  const key = createHash('sha256').update(readFileSync(pgnetC)).update(readFileSync(init)).update(readFileSync(busybox)).digest('hex').slice(0, 16);
-  mkdirSync(outDir, { recursive: true });
-  const out = path.join(outDir, `initramfs-topo-${key}.cpio.gz`);
-  if (existsSync(out)) return out;
-  const root = mkdtempSync(path.join(os.tmpdir(), 'pg-topo-rd-'));
-  try {
-    for (const d of ['bin', 'dev', 'proc', 'sys', 'tmp', 'etc']) mkdirSync(path.join(root, d));
-    copyFileSync(busybox, path.join(root, 'bin', 'busybox'));
-    chmodSync(path.join(root, 'bin', 'busybox'), 0o755);
-    execFileSync('gcc', ['-O2', '-static', '-o', path.join(root, 'bin', 'pgnet'), pgnetC], { stdio: 'pipe' });
-    writeFileSync(path.join(root, 'init'), readFileSync(init), { mode: 0o755 });
-    execFileSync('sh', ['-c', `cd "${root}" && find . | LC_ALL=C sort | cpio -o -H newc --quiet | gzip -9n > "${out}.tmp" && mv "${out}.tmp" "${out}"`], { stdio: 'pipe' });
-  } finally {
-    rmSync(root, { recursive: true, force: true });
-  }
-  return out;
+  return buildInitramfs(outDir, busybox, { init: topoInit(), name: 'topo' }).path;
 }
 
 export interface GuestInfo {

@@ -2,22 +2,7 @@
 # /init of patchgate's topology guests (guest-to-host, multiqueue): guest/init.sh plus
 #   pg.streams=S  S pgnet clients at once, to ports PORT..PORT+S-1 (a server guest starts S servers)
 #   pg.ip/pg.peer as in guest/init.sh; a PGNET-INFO line says what the guest sees: CPUs and queues.
-/bin/busybox --install -s /bin
-mount -t proc proc /proc
-mount -t sysfs sys /sys
-mount -t devtmpfs dev /dev 2>/dev/null
-for x in $(cat /proc/cmdline); do
-  case "$x" in pg.*=*) k="${x%%=*}"; k="${k#pg.}"; eval "PG_$k='${x#*=}'" ;; esac
-done
-ip link set lo up
-ip addr add "${PG_ip}/24" dev eth0
-ip link set eth0 up
-i=0
-while [ "$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)" != tsc ] && [ $i -lt 100 ]; do
-  sleep 0.1; i=$((i + 1))
-done
-echo "PGNET-CLOCK $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
-grep -q idle_sleeptime /proc/timer_list 2>/dev/null && echo "PGNET-IDLE ok" || echo "PGNET-IDLE missing"
+. /prologue.sh
 RX=$(ls -d /sys/class/net/eth0/queues/rx-* 2>/dev/null | wc -l)
 TX=$(ls -d /sys/class/net/eth0/queues/tx-* 2>/dev/null | wc -l)
 echo "PGNET-INFO {\"cpus\":$(nproc),\"rx_queues\":$RX,\"tx_queues\":$TX}"
