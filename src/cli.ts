@@ -1,7 +1,7 @@
 // Command line entry: `patchgate <command>`. Each command lives in src/commands/ and registers itself here.
 import { Command, CommanderError } from 'commander';
 import { InputError } from './ingest/inputs.js';
-import { SettingsError } from './settings/load.js';
+import { SettingsError } from './settings/errors.js';
 import { registerSeries, registerAm, registerExport } from './commands/series.js';
 
 export interface CliIo {

@@ -117,7 +117,7 @@ export function registerIngest(program: Command, io: CliIo): void {
       const log = logger.child({ component: 'ingest' });
       const batchSize = opts.batchSize !== undefined ? parseInt(opts.batchSize, 10) : undefined;
       if (batchSize !== undefined && !(batchSize > 0)) throw new UsageError(`--batch-size: not a positive number: ${opts.batchSize}`);
-      const ingest: IngestOptions = { parseBatch: pool.parseBatch, prepareBatch: pool.prepareBatch, batchSize };
+      const ingest: IngestOptions = { parseBatch: pool.parseBatch, prepareBatch: pool.prepareBatch, release: pool.release, batchSize };
       try {
         if (opts.once) {
           // contract.md: one pass, then exit 0. A source that failed is an outcome (printed, logged, and

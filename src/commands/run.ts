@@ -109,7 +109,7 @@ export async function runPipeline(paths: string[], opts: RunOptions, io: CliIo):
     const hashes = new Set<string>();
     const pool = await createParsePool();
     try {
-      await ingestInputs(db, hashing(readMailInputs(paths, io.stdin), hashes), { parseBatch: pool.parseBatch, prepareBatch: pool.prepareBatch });
+      await ingestInputs(db, hashing(readMailInputs(paths, io.stdin), hashes), { parseBatch: pool.parseBatch, prepareBatch: pool.prepareBatch, release: pool.release });
     } finally {
       await pool.close();
     }

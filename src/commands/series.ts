@@ -4,12 +4,11 @@ import type { CliIo } from '../cli.js';
 import { UsageError } from '../cli.js';
 import { assembleStored, ingestInputs } from '../ingest/ingest.js';
 import { readMailInputs, checkInputs } from '../ingest/inputs.js';
-import type { ParsedMessage } from '../mail/types.js';
+import type { CoreMessage, ParsedMessage } from '../mail/types.js';
 import { renderAm, type AmOptions } from '../series/am.js';
 import type { Series, SeriesDocument } from '../series/types.js';
-import { loadSettings } from '../settings/load.js';
 import { openDb, type Db } from '../store/db.js';
-import { loadParsedMessages } from '../store/messages.js';
+import { countMessages, loadParsedMessages, type StoredForm } from '../store/messages.js';
 import { createParsePool } from '../ingest/parse-pool.js';
 
 interface ReadOptions {
@@ -26,15 +25,24 @@ export async function seriesFromPaths(paths: string[], opts: ReadOptions, io: Cl
   const db = openDb(opts.store ?? ':memory:');
   const workers = opts.workers !== undefined ? parseInt(opts.workers, 10) : undefined;
   const pool = await createParsePool({ workers });
+  // Into an empty store, what this run stores is everything, in store order: the core copies the assembly
+  // needs are read from each batch as it is stored, while the parser threads work on the next ones, instead
+  // of being loaded back from the store afterwards (measured: ~0.2 s of 10,000 messages off the end).
+  const messages: CoreMessage[] | undefined = countMessages(db) === 0 ? [] : undefined;
+  const onStored = messages && ((rows: StoredForm[]) => {
+    for (const r of rows) messages.push(JSON.parse(typeof r.core === 'string' ? r.core : r.core.toString('utf8')) as CoreMessage);
+  });
   try {
-    await ingestInputs(db, readMailInputs(paths, io.stdin), { parseBatch: pool.parseBatch, prepareBatch: pool.prepareBatch });
+    await ingestInputs(db, readMailInputs(paths, io.stdin), { parseBatch: pool.parseBatch, prepareBatch: pool.prepareBatch, onStored, release: pool.release });
   } finally {
     await pool.close();
   }
-  const doc = assembleStored(db, {
+  const assembleOpts = {
     sloppyTrailers: !!opts.sloppyTrailers,
     ignoreTrailersFrom: (opts.ignoreTrailersFrom ?? []).map((a) => a.toLowerCase()),
-  });
+  };
+  // another writer (a daemon on the same store) may have stored mail meanwhile: then the store is read
+  const doc = messages && countMessages(db) === messages.length ? assembleStored(db, assembleOpts, messages) : assembleStored(db, assembleOpts);
   return { db, doc };
 }
 
@@ -129,6 +137,7 @@ export function registerExport(program: Command, io: CliIo): void {
     .requiredOption('--config <file>', 'configuration file')
     .option('--json', 'JSON output (the same document as series --json)')
     .action(async (opts: { config: string; json?: boolean }) => {
+      const { loadSettings } = await import('../settings/load.js'); // yaml and zod: only this command needs them
       const settings = loadSettings(opts.config);
       const db = openDb(settings.store.path);
       const doc = assembleStored(db, { sloppyTrailers: false });

@@ -1,10 +1,10 @@
 // The ingest path shared by every source: raw bytes → ParsedMessage → store, then series assembly.
 import { parseMessage } from '../mail/parse.js';
-import type { ParsedMessage } from '../mail/types.js';
+import type { CoreMessage, ParsedMessage } from '../mail/types.js';
 import { assembleSeries } from '../series/assemble.js';
 import type { AssembleOptions, SeriesDocument } from '../series/types.js';
 import type { Db } from '../store/db.js';
-import { loadParsedMessages, storedForm, storePrepared, type CursorUpdate, type PreparedMessage, type StoredForm } from '../store/messages.js';
+import { loadCoreMessages, storedForm, storePrepared, type CursorUpdate, type PreparedMessage, type StoredForm } from '../store/messages.js';
 import { saveSeriesDocument } from '../store/series.js';
 import { startCheckpointer, type Checkpointer } from './checkpointer.js';
 import type { RawInput } from './inputs.js';
@@ -29,6 +29,13 @@ export interface IngestOptions {
    */
   prepareBatch?: (raws: Buffer[]) => Promise<StoredForm[]>;
   onProgress?: (stats: IngestStats) => void;
+  /**
+   * the stored forms of the messages each batch newly stored, in store order, after the batch is committed
+   * (the thread that stores is mostly idle while parsers work: a caller can read the rows there)
+   */
+  onStored?: (rows: StoredForm[]) => void;
+  /** rows of prepareBatch that are stored and read (onStored): a pool takes their buffers back */
+  release?: (rows: StoredForm[]) => void;
   /**
    * WAL checkpoints on a thread of their own from the second batch on (checkpointer.ts), so that the thread
    * storing never waits for fsync; default true (a file store in WAL mode only)
@@ -65,8 +72,11 @@ export async function ingestInputs(
     const items: PreparedMessage[] = batch.map((b, i) => ({ raw: b.raw, row: done[i], source: b.source }));
     // a one-batch ingest (the daemon's polls, mostly) keeps SQLite's own checkpoints: no thread for it
     if (++batches === 2 && opts.checkpointThread !== false) checkpointer = startCheckpointer(db);
-    const r = storePrepared(db, items, cursorOf?.(batch[batch.length - 1]));
+    const newly: PreparedMessage[] | undefined = opts.onStored ? [] : undefined;
+    const r = storePrepared(db, items, cursorOf?.(batch[batch.length - 1]), newly);
     checkpointer?.committed();
+    if (newly) opts.onStored!(newly.map((n) => n.row));
+    opts.release?.(done);
     stats.read += batch.length;
     stats.inserted += r.inserted;
     stats.known += r.known;
@@ -95,9 +105,11 @@ export async function ingestInputs(
   return stats;
 }
 
-/** Assembles the series document from everything stored, and saves the series snapshots. */
-export function assembleStored(db: Db, opts: AssembleOptions): SeriesDocument {
-  const messages = loadParsedMessages(db, { core: true });
+/**
+ * Assembles the series document from everything stored, and saves the series snapshots. MESSAGES, when the
+ * caller has them already, are the stored messages' core copies in store order (what loadCoreMessages gives).
+ */
+export function assembleStored(db: Db, opts: AssembleOptions, messages: CoreMessage[] = loadCoreMessages(db)): SeriesDocument {
   const doc = assembleSeries(messages, opts);
   const dateOf = new Map(messages.map((m) => [m.msgid, m.date]));
   const firstDates = new Map<string, string | null>();

@@ -11,8 +11,7 @@
 import { createHash } from 'node:crypto';
 import { Buffer } from 'node:buffer';
 import { Transform, type TransformCallback } from 'node:stream';
-import { simpleParser } from 'mailparser';
-import type { Attachment } from 'mailparser';
+import type { Attachment, simpleParser as SimpleParser } from 'mailparser';
 import type { Dependencies, ParsedMessage, Person, SubjectInfo, Trailer } from './types.js';
 import {
   decodeCharset,
@@ -202,7 +201,11 @@ class CharsetPolicyStream extends Transform {
   }
 }
 
+/** mailparser, loaded on first use: few messages need it, and loading it costs ~100 ms at every start */
+let simpleParser: typeof SimpleParser | undefined;
+
 async function mailparserBody(buf: Buffer): Promise<string> {
+  simpleParser ??= (await import('mailparser')).simpleParser;
   const mail = await simpleParser(buf, {
     skipHtmlToText: true,
     skipTextToHtml: true,
@@ -211,7 +214,7 @@ async function mailparserBody(buf: Buffer): Promise<string> {
     keepDeliveryStatus: true,
     checksumAlgo: false,
     Iconv: CharsetPolicyStream,
-  } as Parameters<typeof simpleParser>[1]);
+  } as Parameters<typeof SimpleParser>[1]);
   const segments: string[] = [];
   if (typeof mail.text === 'string') segments.push(normaliseNewlines(mail.text));
   for (const att of mail.attachments ?? []) {

@@ -11,7 +11,7 @@
 //   dependencies.ts Depends-on / Based-on / prerequisite-message-id / prerequisite-patch-id (patch-id.ts)
 //                   → depends_on
 import { trailerEquals } from '../mail/trailers.js';
-import type { ParsedMessage } from '../mail/types.js';
+import type { CoreMessage } from '../mail/types.js';
 import { classify } from './classify.js';
 import { dependencyRefs, resolveDependencies } from './dependencies.js';
 import { seriesIds } from './ids.js';
@@ -30,7 +30,7 @@ import type {
   SeriesPatch,
 } from './types.js';
 
-export function assembleSeries(messages: ParsedMessage[], opts: AssembleOptions): SeriesDocument {
+export function assembleSeries(messages: CoreMessage[], opts: AssembleOptions): SeriesDocument {
   const thread = buildThread(messages);
   const { msgs, index, dates } = thread;
   const cls = classify(thread);
@@ -76,7 +76,7 @@ export function assembleSeries(messages: ParsedMessage[], opts: AssembleOptions)
 
   const comments: CommentEntry[] = [];
   const commentDraft = new Map<number, Draft | null>();
-  const followups = new Map<number, ParsedMessage[]>();
+  const followups = new Map<number, CoreMessage[]>();
   const commentIdx: number[] = [];
   for (let i = 0; i < msgs.length; i++) {
     if (roles[i] !== 'comment') continue;

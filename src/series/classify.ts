@@ -8,7 +8,7 @@
 //    answered by a fix) is not;
 //  - a reply that names no parent at all (a `Re:` without In-Reply-To/References) cannot be a comment on
 //    anything and becomes `other`.
-import type { MessageKind, ParsedMessage } from '../mail/types.js';
+import type { MessageKind, CoreMessage } from '../mail/types.js';
 import type { Thread } from './thread.js';
 
 export type Role = 'patch' | 'cover' | 'comment' | 'other' | 'rejected';
@@ -37,7 +37,7 @@ function isPatchKind(kind: MessageKind): boolean {
   return kind === 'patch' || kind === 'pull-request';
 }
 
-function email(m: ParsedMessage): string {
+function email(m: CoreMessage): string {
   return m.from.email.trim().toLowerCase();
 }
 

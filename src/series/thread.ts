@@ -2,11 +2,11 @@
 //
 // Mail arrives in any order, so nothing here assumes a parent was seen before its child: the whole set
 // is indexed first and every lookup goes through maps (no scans over the whole set).
-import type { ParsedMessage } from '../mail/types.js';
+import type { CoreMessage } from '../mail/types.js';
 
 export interface Thread {
   /** one message per Message-ID (the first one to arrive wins), in arrival order */
-  readonly msgs: readonly ParsedMessage[];
+  readonly msgs: readonly CoreMessage[];
   /** msgid → index in msgs */
   readonly index: ReadonlyMap<string, number>;
   /** Date header in ms since the epoch, NaN when missing or invalid */
@@ -27,8 +27,8 @@ function parseDate(date: string | null): number {
   return Number.isFinite(ms) ? ms : NaN;
 }
 
-export function buildThread(messages: readonly ParsedMessage[]): Thread {
-  const msgs: ParsedMessage[] = [];
+export function buildThread(messages: readonly CoreMessage[]): Thread {
+  const msgs: CoreMessage[] = [];
   const index = new Map<string, number>();
   let duplicates = 0;
   for (const m of messages) {
@@ -86,7 +86,7 @@ export function buildThread(messages: readonly ParsedMessage[]): Thread {
 }
 
 /** The oldest message this one says it belongs under: its first Reference, else its In-Reply-To. */
-export function threadRoot(m: ParsedMessage): string | null {
+export function threadRoot(m: CoreMessage): string | null {
   for (const r of m.references) if (r !== m.msgid) return r;
   return m.inReplyTo && m.inReplyTo !== m.msgid ? m.inReplyTo : null;
 }

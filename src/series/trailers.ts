@@ -1,5 +1,5 @@
 // Collecting trailers from follow-ups, b4 style. Pure: no I/O.
-import type { ParsedMessage, Trailer } from '../mail/types.js';
+import type { CoreMessage, Trailer } from '../mail/types.js';
 import { emailMatches, findTrailers, trailerEmail, trailerEquals, trailerName } from '../mail/trailers.js';
 import type { CollectedTrailer } from './types.js';
 
@@ -27,7 +27,7 @@ export interface TrailerMismatch {
 }
 
 /** The review trailers written in a reply (unquoted lines only), with b4's follow-up rules. */
-export function followupTrailers(msg: ParsedMessage): Trailer[] {
+export function followupTrailers(msg: CoreMessage): Trailer[] {
   return findTrailers(msg.body, { followup: true }).trailers
     .filter((t) => !NOT_REVIEW_TRAILERS.has(t.name.toLowerCase()));
 }
@@ -42,7 +42,7 @@ function unquote(name: string): string {
  * tolerant), or its name is the sender's name, or every comma-separated part of a `Last, First` sender
  * name appears in the trailer's name.
  */
-export function trailerMatchesSender(t: Trailer, msg: ParsedMessage): boolean {
+export function trailerMatchesSender(t: Trailer, msg: CoreMessage): boolean {
   if (t.type !== 'person') return true;
   const addr = trailerEmail(t);
   if (addr && msg.from.email && emailMatches(addr, msg.from.email)) return true;
@@ -56,13 +56,13 @@ export function trailerMatchesSender(t: Trailer, msg: ParsedMessage): boolean {
   return false;
 }
 
-function ignored(t: Trailer, msg: ParsedMessage, ignoreFrom: string[]): boolean {
+function ignored(t: Trailer, msg: CoreMessage, ignoreFrom: string[]): boolean {
   if (ignoreFrom.length === 0) return false;
   const addr = trailerEmail(t)?.toLowerCase();
   return (addr !== undefined && ignoreFrom.includes(addr)) || ignoreFrom.includes(msg.from.email.toLowerCase());
 }
 
-function presentOn(target: ParsedMessage, t: { name: string; value: string }): boolean {
+function presentOn(target: CoreMessage, t: { name: string; value: string }): boolean {
   return target.trailers.some((own) => trailerEquals(own, t));
 }
 
@@ -73,8 +73,8 @@ function presentOn(target: ParsedMessage, t: { name: string; value: string }): b
  * sender are skipped. `from` is the msgid of the follow-up the trailer was written in.
  */
 export function collectFollowupTrailers(
-  target: ParsedMessage,
-  followups: ParsedMessage[],
+  target: CoreMessage,
+  followups: CoreMessage[],
   opts: CollectOptions,
 ): CollectedTrailer[] {
   const ignoreFrom = (opts.ignoreFrom ?? []).map((a) => a.toLowerCase());
@@ -97,8 +97,8 @@ export function collectFollowupTrailers(
  * by name, value and sender. Empty in sloppy mode.
  */
 export function trailerMismatches(
-  target: ParsedMessage,
-  followups: ParsedMessage[],
+  target: CoreMessage,
+  followups: CoreMessage[],
   opts: Pick<CollectOptions, 'sloppy'>,
 ): TrailerMismatch[] {
   if (opts.sloppy) return [];

@@ -2,14 +2,10 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
+import { SettingsError } from './errors.js';
 import { settingsSchema, type Settings } from './schema.js';
 
-export class SettingsError extends Error {
-  constructor(public readonly file: string, public readonly problems: string[]) {
-    super(`${file}: invalid configuration:\n  ${problems.join('\n  ')}`);
-    this.name = 'SettingsError';
-  }
-}
+export { SettingsError };
 
 /** Resolves `env:NAME` to the environment's value (empty string when unset is an error). */
 export function resolveSecret(value: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {

@@ -10,6 +10,10 @@ export type Db = Database.Database;
 export function openDb(file: string): Db {
   if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   const db = new Database(file);
+  // 16 KiB pages for a new store (an existing one keeps its own): a message row is ~32 KB (raw mail and two
+  // JSON texts), written as overflow pages, and larger pages mean fewer of them to allocate, log and checkpoint
+  // (`npm run bench -- ingest`: ~0.2 CPU-s less per 10,000 messages than 4 KiB, for a file ~7% larger)
+  db.pragma('page_size = 16384');
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');

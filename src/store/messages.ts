@@ -1,6 +1,6 @@
 // Messages and cursors: a message and the cursor that covers it are written in one transaction,
 // so a crash loses nothing and stores nothing twice.
-import type { ParsedMessage } from '../mail/types.js';
+import type { CoreMessage, ParsedMessage } from '../mail/types.js';
 import type { Statement } from 'better-sqlite3';
 import type { Db } from './db.js';
 
@@ -48,27 +48,38 @@ export interface StoreResult {
 }
 
 /**
- * The columns and JSON texts stored for a parsed message. The two texts are exactly
+ * A stored form whose two JSON texts are still in pieces: each is a flat list of [key, value] JSON texts
+ * (`"diff"`, `"diff --git ..."`), members of one object. A writer can put the pieces where they go (a parser
+ * thread encodes them straight into its transfer buffer) without first joining them into one more copy of
+ * every text: the largest allocation of the parse thread before this.
+ */
+export interface StoredMembers extends Omit<StoredForm, 'parsed' | 'core'> {
+  parsed: string[];
+  core: string[];
+}
+
+/**
+ * The columns and the JSON members stored for a parsed message. Joined (storedForm), the two texts are exactly
  * JSON.stringify(parsed) and JSON.stringify(coreOf(parsed)), built from one serialisation of each field:
  * the core copy shares every field but body, message, notes and amText with the full one (a patch's diff,
  * its largest field, is escaped once instead of twice).
  */
-export function storedForm(parsed: ParsedMessage): StoredForm & { parsed: string; core: string } {
+export function storedMembers(parsed: ParsedMessage): StoredMembers {
   const core = coreText(parsed);
   const full: string[] = [];
   const slim: string[] = [];
   for (const key of Object.keys(parsed)) {
     const json = JSON.stringify((parsed as unknown as Record<string, unknown>)[key]);
     if (json === undefined) continue; // undefined, functions: JSON leaves the key out
-    const member = `${JSON.stringify(key)}:${json}`;
-    full.push(member);
-    if (key === 'amText') continue;
-    if (key === 'body' || key === 'message' || key === 'notes') slim.push(`${JSON.stringify(key)}:${JSON.stringify(core[key])}`);
-    else slim.push(member);
+    const name = JSON.stringify(key);
+    full.push(name, json);
+    if (NOT_IN_CORE.has(key)) continue;
+    if (key === 'body' || key === 'message' || key === 'notes') slim.push(name, JSON.stringify(core[key]));
+    else slim.push(name, json);
   }
   // coreOf adds the three text fields at the end when the message lacks them
   for (const key of ['body', 'message', 'notes'] as const) {
-    if (!Object.prototype.hasOwnProperty.call(parsed, key)) slim.push(`${JSON.stringify(key)}:${JSON.stringify(core[key])}`);
+    if (!Object.prototype.hasOwnProperty.call(parsed, key)) slim.push(JSON.stringify(key), JSON.stringify(core[key]));
   }
   return {
     msgid: parsed.msgid,
@@ -78,9 +89,22 @@ export function storedForm(parsed: ParsedMessage): StoredForm & { parsed: string
     date: parsed.date,
     subject: parsed.subject.raw,
     sender: parsed.from.email,
-    parsed: `{${full.join(',')}}`,
-    core: `{${slim.join(',')}}`,
+    parsed: full,
+    core: slim,
   };
+}
+
+/** The JSON object text of storedMembers' pieces. */
+export function joinMembers(members: string[]): string {
+  let out = '{';
+  for (let i = 0; i < members.length; i += 2) out += `${i > 0 ? ',' : ''}${members[i]}:${members[i + 1]}`;
+  return out + '}';
+}
+
+/** The columns and JSON texts stored for a parsed message (storedMembers, joined). */
+export function storedForm(parsed: ParsedMessage): StoredForm & { parsed: string; core: string } {
+  const m = storedMembers(parsed);
+  return { ...m, parsed: joinMembers(m.parsed), core: joinMembers(m.core) };
 }
 
 interface Statements {
@@ -111,17 +135,24 @@ export function storeMessages(db: Db, items: IncomingMessage[], cursor?: CursorU
   return storePrepared(db, items.map(({ raw, parsed, source }) => ({ raw, row: storedForm(parsed), source })), cursor);
 }
 
-/** storeMessages for messages already in their stored form: one transaction for the batch and its cursor. */
-export function storePrepared(db: Db, items: PreparedMessage[], cursor?: CursorUpdate): StoreResult {
+/**
+ * storeMessages for messages already in their stored form: one transaction for the batch and its cursor.
+ * NEWLY, when given, gets the items that were stored (not known before), in the order they were stored.
+ */
+export function storePrepared(db: Db, items: PreparedMessage[], cursor?: CursorUpdate, newly?: PreparedMessage[]): StoreResult {
   const { insert, setCursor } = statementsOf(db);
   let inserted = 0;
+  const stored: PreparedMessage[] = [];
   db.transaction(() => {
-    for (const { raw, row, source } of items) {
+    for (const item of items) {
+      const { raw, row, source } = item;
       const r = insert.run(row.msgid, row.hash, source, row.kind, row.reason, row.date, row.subject, row.sender, raw, row.parsed, row.core);
       inserted += r.changes;
+      if (r.changes > 0 && newly) stored.push(item);
     }
     if (cursor) setCursor.run(cursor.source, cursor.key, cursor.value);
   })();
+  for (const item of stored) newly!.push(item); // committed: no rolled-back row is reported
   return { inserted, known: items.length - inserted };
 }
 
@@ -134,13 +165,17 @@ export function getCursor(db: Db, source: string, key: string): string | null {
   return row ? row.value : null;
 }
 
+/** The fields of a ParsedMessage that its core copy leaves out (CoreMessage). */
+const NOT_IN_CORE = new Set(['to', 'cc', 'headers', 'dateHeader', 'amText']);
+
 /**
- * What the series engine reads of a message: everything but the patch's text told again. A patch keeps its
- * diff (patch-ids), trailers and dependencies, and loses body, message, notes and amText; replies keep their
- * body (follow-up trailers are read from it) with quoted lines cut down to their `>` marks. Loading 10,000 messages this way takes a fraction of the memory.
+ * What the series engine reads of a message (CoreMessage): everything but the patch's text told again and the
+ * fields the engine does not read. A patch keeps its diff (patch-ids), trailers and dependencies, and loses body,
+ * message, notes and amText; replies keep their body (follow-up trailers are read from it) with quoted lines cut
+ * down to their `>` marks. Loading 10,000 messages this way takes a fraction of the memory.
  */
-export function coreOf(m: ParsedMessage): ParsedMessage {
-  const { amText: _amText, ...rest } = m;
+export function coreOf(m: ParsedMessage): CoreMessage {
+  const { amText: _amText, to: _to, cc: _cc, headers: _headers, dateHeader: _dateHeader, ...rest } = m;
   return { ...rest, ...coreText(m) };
 }
 
@@ -151,14 +186,21 @@ function coreText(m: ParsedMessage): { body: string; message: string; notes: str
   return { body: m.body.replace(/^(>+).*$/gm, '$1'), message: '', notes: '' };
 }
 
-/**
- * Every stored message in arrival order. `core` gives the slim copies (coreOf) that series assembly needs;
- * without it, the full parsed messages (for `am`, reports and the gates).
- */
-export function loadParsedMessages(db: Db, opts: { core?: boolean } = {}): ParsedMessage[] {
-  const sql = opts.core ? 'SELECT coalesce(core, parsed) FROM messages ORDER BY seq' : 'SELECT parsed FROM messages ORDER BY seq';
+/** Every stored message in arrival order, in full (for `am`, reports and the gates). */
+export function loadParsedMessages(db: Db): ParsedMessage[] {
   const out: ParsedMessage[] = [];
-  for (const r of db.prepare(sql).pluck().iterate() as Iterable<string>) out.push(JSON.parse(r) as ParsedMessage);
+  for (const r of db.prepare('SELECT parsed FROM messages ORDER BY seq').pluck().iterate() as Iterable<string>) out.push(JSON.parse(r) as ParsedMessage);
+  return out;
+}
+
+/**
+ * Every stored message in arrival order as the series engine reads it (coreOf). Rows stored before the core
+ * copy existed give their full text, and rows stored before it left fields out give those too: the engine
+ * does not read them.
+ */
+export function loadCoreMessages(db: Db): CoreMessage[] {
+  const out: CoreMessage[] = [];
+  for (const r of db.prepare('SELECT coalesce(core, parsed) FROM messages ORDER BY seq').pluck().iterate() as Iterable<string>) out.push(JSON.parse(r) as CoreMessage);
   return out;
 }
 

@@ -8,7 +8,7 @@ import type { ParsedMessage } from '../../../src/mail/types.js';
 import { splitMbox } from '../../../src/ingest/mbox.js';
 import { readEpoch } from '../../../src/ingest/public-inbox-git.js';
 import { openDb } from '../../../src/store/db.js';
-import { coreOf, getCursor, loadParsedMessages, storedForm, storeMessages, storePrepared } from '../../../src/store/messages.js';
+import { coreOf, getCursor, loadCoreMessages, loadParsedMessages, storedForm, storeMessages, storePrepared } from '../../../src/store/messages.js';
 import { archiveGitDir, corpusDir } from '../../helpers/archive.js';
 
 function mailFiles(dir: string): string[] {
@@ -73,7 +73,7 @@ describe('storing messages', () => {
     expect(storeMessages(db, parsed.map((p, i) => ({ raw: raws[i], parsed: p, source: 's' })), { source: 's', key: 'k', value: 'v2' })).toEqual({ inserted: 0, known: parsed.length });
     expect(getCursor(db, 's', 'k')).toBe('v2');
     expect(loadParsedMessages(db)).toEqual(JSON.parse(JSON.stringify(parsed)));
-    expect(loadParsedMessages(db, { core: true })).toEqual(JSON.parse(JSON.stringify(parsed.map(coreOf))));
+    expect(loadCoreMessages(db)).toEqual(JSON.parse(JSON.stringify(parsed.map(coreOf))));
     const stored = db.prepare('SELECT raw FROM messages ORDER BY seq').pluck().all() as Buffer[];
     expect(stored.length).toBe(raws.length);
     stored.forEach((b, i) => expect(b.equals(raws[i]), `raw ${i}`).toBe(true));
