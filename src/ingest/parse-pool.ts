@@ -1,7 +1,7 @@
 // Parsing on every core: a small pool of worker threads running parseMessage. Small inputs are parsed
 // in process (starting threads costs more than it saves).
 import type { Worker } from 'node:worker_threads';
-import { parseMessage } from '../mail/parse.js';
+import { contentHash, parseMessage } from '../mail/parse.js';
 import type { ParsedMessage } from '../mail/types.js';
 import { storedForm, type StoredForm, type StoredMembers } from '../store/messages.js';
 import { defaultParseThreads, dropWarmParseThreads, takeParseThreads } from './parse-threads.js';
@@ -212,8 +212,10 @@ export async function createParsePool(opts: ParsePoolOptions = {}): Promise<Pars
     return new Promise((resolve, reject) => {
       const id = nextId++;
       pending.set(id, { resolve, reject });
+      // the content hashes are computed here: native code on the thread that mostly waits for the parsers
+      const hashes = mode === 'prepare' ? raws.map(contentHash) : undefined;
       const { buffer, raws: views } = pack(raws, spareRaws.list);
-      w.postMessage({ id, mode, raws: views, maxBytes: opts.maxBytes }, [buffer]);
+      w.postMessage({ id, mode, raws: views, maxBytes: opts.maxBytes, hashes }, [buffer]);
     });
   }
 

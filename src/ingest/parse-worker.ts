@@ -14,6 +14,8 @@ interface Request {
   raws: Uint8Array[];
   /** the pool's limit on a message's size (parseMessage's maxBytes) */
   maxBytes?: number;
+  /** contentHash of each raw message, computed by the pool (prepare mode) */
+  hashes?: string[];
 }
 
 /**
@@ -22,10 +24,10 @@ interface Request {
  */
 const spares = new SpareBuffers();
 
-async function prepare(raws: Buffer[], maxBytes: number | undefined): Promise<{ buffer: ArrayBuffer; rows: WireRow[] }> {
+async function prepare(raws: Buffer[], maxBytes: number | undefined, hashes: string[] | undefined): Promise<{ buffer: ArrayBuffer; rows: WireRow[] }> {
   // a batch's texts mostly fit (~5 MB per 256 messages on the archive); a buffer that grew is reused at its size
   const enc = createRowEncoder(8 << 20, spares.take());
-  for (const raw of raws) enc.addMembers(storedMembers(await parseMessage(raw, { maxBytes })));
+  for (let i = 0; i < raws.length; i++) enc.addMembers(storedMembers(await parseMessage(raws[i], { maxBytes, hash: hashes?.[i] })));
   return enc.finish();
 }
 
@@ -38,7 +40,7 @@ parentPort?.on('message', (req: Request) => {
   if (req.mode === 'prepare') {
     // the batch's raw buffer goes back with the rows: parsed, nothing here points into it any more
     const spare = req.raws[0]?.buffer as ArrayBuffer | undefined;
-    prepare(raws, req.maxBytes)
+    prepare(raws, req.maxBytes, req.hashes)
       .then(({ buffer, rows }) => parentPort?.postMessage({ id: req.id, rows, buffer, spare }, spare && spare !== buffer ? [buffer, spare] : [buffer]))
       .catch((err: Error) => parentPort?.postMessage({ id: req.id, error: err.message }));
     return;

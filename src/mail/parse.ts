@@ -55,6 +55,11 @@ export interface ParseOptions {
    * tests that compare the two).
    */
   engine?: 'auto' | 'fast' | 'mailparser';
+  /**
+   * contentHash(raw), when the caller already has it: the parse pool's reading thread hashes each message
+   * (native code, while it waits on the parser threads) and the parser thread does not
+   */
+  hash?: string;
 }
 
 const FAST_TYPES = new Set(['text/plain', 'text/html', ...PATCH_ATTACHMENT_TYPES]);
@@ -597,7 +602,7 @@ export async function parseMessage(raw: Buffer | string, opts: ParseOptions = {}
   let hash = '';
   try {
     buf = toBuffer(raw);
-    hash = contentHash(buf);
+    hash = opts.hash ?? contentHash(buf);
     return await parseInner(buf, hash, opts);
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);

@@ -10,6 +10,7 @@ import { baseOverride, skippedGates, treeOverride } from '../report/commands.js'
 import type { Series } from '../series/types.js';
 import type { Db } from '../store/db.js';
 import { loadSeries } from '../store/series.js';
+import { decodeParsed } from '../store/messages.js';
 
 export interface RevisionInput {
   /** names this queuing of the revision (a retest queues it again under a new token) */
@@ -63,7 +64,7 @@ export function buildRevisionInput(db: Db, seriesId: string, version: number, to
       const row = get.get(id) as { parsed: string; raw: Buffer | string | null } | undefined;
       if (!row) continue;
       const raw = row.raw === null ? null : (typeof row.raw === 'string' ? Buffer.from(row.raw, 'utf8') : Buffer.from(row.raw)).toString('base64');
-      messages[id] = { parsed: JSON.parse(row.parsed) as ParsedMessage, raw };
+      messages[id] = { parsed: decodeParsed(row.parsed), raw };
     }
   }
   return {
@@ -128,7 +129,7 @@ export function sourceMessages(src: InputSource, msgids: string[]): Map<string, 
   const get = src.db.prepare('SELECT parsed FROM messages WHERE msgid = ? ORDER BY seq DESC LIMIT 1').pluck();
   for (const id of msgids) {
     const json = get.get(id) as string | undefined;
-    if (json) out.set(id, JSON.parse(json) as ParsedMessage);
+    if (json) out.set(id, decodeParsed(json));
   }
   return out;
 }

@@ -16,6 +16,7 @@ import type { ParsedMessage, Person } from '../mail/types.js';
 import type { Series } from '../series/types.js';
 import type { Db } from '../store/db.js';
 import { loadSeries } from '../store/series.js';
+import { decodeParsed } from '../store/messages.js';
 import { combineStatus, isStatus, type Status } from './status.js';
 
 export type ApplyOutcome = 'applied' | 'applied-3way' | 'conflict' | 'already-applied' | 'skipped';
@@ -347,7 +348,7 @@ export function makeReportContext(input: ContextInput): ReportContext {
 
 export function loadParsedMessage(db: Db, msgid: string): ParsedMessage | null {
   const row = db.prepare('SELECT parsed FROM messages WHERE msgid = ? ORDER BY seq LIMIT 1').pluck().get(msgid) as string | undefined;
-  return row ? (JSON.parse(row) as ParsedMessage) : null;
+  return row ? decodeParsed(row) : null;
 }
 
 export function loadOutcomes(db: Db, seriesId: string, version: number): OutcomeRow[] {

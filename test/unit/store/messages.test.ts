@@ -8,7 +8,7 @@ import type { ParsedMessage } from '../../../src/mail/types.js';
 import { splitMbox } from '../../../src/ingest/mbox.js';
 import { readEpoch } from '../../../src/ingest/public-inbox-git.js';
 import { openDb } from '../../../src/store/db.js';
-import { coreOf, getCursor, loadCoreMessages, loadParsedMessages, storedForm, storeMessages, storePrepared } from '../../../src/store/messages.js';
+import { coreOf, decodeParsed, getCursor, loadCoreMessages, loadParsedMessages, storedForm, storeMessages, storePrepared } from '../../../src/store/messages.js';
 import { archiveGitDir, corpusDir } from '../../helpers/archive.js';
 
 function mailFiles(dir: string): string[] {
@@ -29,9 +29,16 @@ async function corpusMessages(): Promise<ParsedMessage[]> {
   return out;
 }
 
+/** counts of stored texts kept as references (sharedText), over every expectSameTexts call */
+const sharedSeen = { around: 0, prefixOf: 0 };
+
 function expectSameTexts(m: ParsedMessage): void {
   const row = storedForm(m);
-  expect(row.parsed).toBe(JSON.stringify(m));
+  // the stored JSON gives back exactly the message, field order and all
+  expect(JSON.stringify(decodeParsed(row.parsed))).toBe(JSON.stringify(m));
+  expect(row.parsed.length).toBeLessThanOrEqual(JSON.stringify(m).length);
+  sharedSeen.around += (row.parsed.match(/\{"around":"diff"/g) ?? []).length;
+  sharedSeen.prefixOf += (row.parsed.match(/\{"prefixOf":"body"/g) ?? []).length;
   expect(row.core).toBe(JSON.stringify(coreOf(m)));
   expect([row.msgid, row.hash, row.kind, row.reason, row.date, row.subject, row.sender]).toEqual([m.msgid, m.hash, m.kind, m.reason, m.date, m.subject.raw, m.from.email]);
 }
@@ -52,6 +59,9 @@ describe('storedForm', () => {
       if (++n === 1500) break;
     }
     expect(n).toBe(1500);
+    // patches' bodies and am texts around their diffs, replies' messages as their bodies' start
+    expect(sharedSeen.around).toBeGreaterThan(500);
+    expect(sharedSeen.prefixOf).toBeGreaterThan(500);
   }, 120_000);
 
   it('keeps JSON rules for hand-made messages: undefined fields left out, missing text fields added last', async () => {
@@ -59,6 +69,26 @@ describe('storedForm', () => {
     const { body: _b, message: _m, notes: _n, ...noText } = { ...base, kind: 'patch' as const };
     const odd = { ...base, inBodyFrom: undefined, dateHeader: null, amText: 'kept only in the full text', extra: () => 1 } as unknown as ParsedMessage;
     for (const m of [base, odd, noText as unknown as ParsedMessage, { ...base, body: '> a "quoted" line\n\\ back\u2028slash\n' }]) expectSameTexts(m);
+  });
+
+  it('keeps texts that repeat the diff or the body as references only where they do, on hostile shapes too', async () => {
+    const base = await parseMessage(Buffer.from('From: A <a@example.org>\nSubject: [PATCH] x: y\nMessage-ID: <1@x>\n\nsome words\n'));
+    const diff = `diff --git a/x b/x\n${'+"quoted" \\ line ✓ \u{1F600}\n'.repeat(40)}`;
+    const head = diff.slice(0, 64);
+    const cases: Partial<ParsedMessage>[] = [
+      { body: `msg\n---\n${diff}`, amText: `msg\n---\n${diff}-- \n2.40\n`, diff }, // both around the diff
+      { body: `${diff}${diff}`, amText: diff, diff }, // at the end; the whole text
+      { body: `${head}${head}x${diff}tail`, diff }, // its start seen twice before the real copy
+      { body: `${head.repeat(20)}${diff.slice(0, -1)}`, amText: 'short', diff }, // never whole: stored as it is
+      { body: 'b'.repeat(300), message: 'b'.repeat(299), diff: null }, // a prefix of the body
+      { body: 'b'.repeat(300), message: 'c'.repeat(299), diff: null }, // not a prefix
+      { body: 'short body', message: 'short', diff: 'diff --git a/x b/x\n' }, // too short to bother
+    ];
+    for (const c of cases) expectSameTexts({ ...base, ...c } as ParsedMessage);
+    const around = (c: Partial<ParsedMessage>) => (storedForm({ ...base, ...c } as ParsedMessage).parsed.match(/"around"/g) ?? []).length;
+    expect(cases.map(around)).toEqual([2, 2, 1, 0, 0, 0, 0]);
+    // stored before references existed: a plain text reads back as it is
+    expect(decodeParsed(JSON.stringify({ ...base, body: 'x', message: 'x' }))).toEqual({ ...base, body: 'x', message: 'x' });
   });
 });
 
