@@ -8,6 +8,7 @@ import { loadCoreMessages, storedForm, storePrepared, type CursorUpdate, type Pr
 import { saveSeriesDocument } from '../store/series.js';
 import { startCheckpointer, type Checkpointer } from './checkpointer.js';
 import type { RawInput } from './inputs.js';
+import { readAhead } from './read-ahead.js';
 
 export interface IngestStats {
   read: number;
@@ -93,7 +94,8 @@ export async function ingestInputs(
     while (queue.length > inflight) await storeOldest();
   };
   try {
-    for await (const input of inputs) {
+    // the mail of the next batches is read while this thread waits for the parsers (read-ahead.ts)
+    for await (const input of readAhead(inputs, { limit: 2 * batchSize * 16384, maxItems: 2 * batchSize, sizeOf: (x) => x.raw.length })) {
       batch.push(input);
       if (batch.length >= batchSize) await enqueue();
     }

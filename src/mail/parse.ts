@@ -209,6 +209,14 @@ class CharsetPolicyStream extends Transform {
 /** mailparser, loaded on first use: few messages need it, and loading it costs ~100 ms at every start */
 let simpleParser: typeof SimpleParser | undefined;
 
+/**
+ * Loads mailparser ahead of its first use, for a thread that has time for it now (a parser thread waiting for
+ * its first batch) rather than in the middle of its work.
+ */
+export async function preloadMailparser(): Promise<void> {
+  simpleParser ??= (await import('mailparser')).simpleParser;
+}
+
 async function mailparserBody(buf: Buffer): Promise<string> {
   simpleParser ??= (await import('mailparser')).simpleParser;
   const mail = await simpleParser(buf, {
