@@ -16,9 +16,9 @@ export function defaultParseThreads(): number {
  */
 export function spawnParseThread(): Worker {
   const self = fileURLToPath(import.meta.url);
-  // a smaller young generation than V8's default: the same parse speed, measured, for less memory
-  // (peak RSS of `patchgate series` over the archive fell by about 40 MB)
-  const options = { resourceLimits: { maxYoungGenerationSizeMb: 16 } };
+  // a young generation smaller than V8's default (peak RSS of `patchgate series` over the archive ~40 MB lower)
+  // and larger than 16 MB (fewer scavenges: measured 3.08-3.16 s against 3.15-3.23 s wall, +8 MB peak RSS)
+  const options = { resourceLimits: { maxYoungGenerationSizeMb: 32 } };
   if (!self.endsWith('.ts')) return new Worker(new URL('./parse-worker.js', import.meta.url), options);
   const target = new URL('./parse-worker.ts', import.meta.url).href;
   const boot = `(async () => { const { register } = await import('tsx/esm/api'); register(); await import(${JSON.stringify(target)}); })()`;
