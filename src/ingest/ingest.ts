@@ -4,7 +4,7 @@ import type { CoreMessage, ParsedMessage } from '../mail/types.js';
 import { assembleSeries } from '../series/assemble.js';
 import type { AssembleOptions, SeriesDocument } from '../series/types.js';
 import type { Db } from '../store/db.js';
-import { loadCoreMessages, storedForm, storePrepared, type CursorUpdate, type PreparedMessage, type StoredForm } from '../store/messages.js';
+import { diffReader, loadCoreMessages, storedForm, storePrepared, type CursorUpdate, type PreparedMessage, type StoredForm } from '../store/messages.js';
 import { saveSeriesDocument } from '../store/series.js';
 import { startCheckpointer, type Checkpointer } from './checkpointer.js';
 import type { RawInput } from './inputs.js';
@@ -112,7 +112,7 @@ export async function ingestInputs(
  * caller has them already, are the stored messages' core copies in store order (what loadCoreMessages gives).
  */
 export function assembleStored(db: Db, opts: AssembleOptions, messages: CoreMessage[] = loadCoreMessages(db)): SeriesDocument {
-  const doc = assembleSeries(messages, opts);
+  const doc = assembleSeries(messages, { diffOf: diffReader(db), ...opts });
   const dateOf = new Map(messages.map((m) => [m.msgid, m.date]));
   const firstDates = new Map<string, string | null>();
   for (const s of doc.series) {

@@ -11,7 +11,7 @@
 //   dependencies.ts Depends-on / Based-on / prerequisite-message-id / prerequisite-patch-id (patch-id.ts)
 //                   → depends_on
 import { trailerEquals } from '../mail/trailers.js';
-import type { CoreMessage } from '../mail/types.js';
+import { carriesDiff, type CoreMessage } from '../mail/types.js';
 import { classify } from './classify.js';
 import { dependencyRefs, resolveDependencies } from './dependencies.js';
 import { seriesIds } from './ids.js';
@@ -226,8 +226,11 @@ export function assembleSeries(messages: CoreMessage[], opts: AssembleOptions): 
   if (msgs.some((m) => m.deps.prerequisitePatchIds.length > 0)) {
     byPatchId = new Map();
     for (const [i, d] of mem.owner) {
-      const diff = msgs[i]!.diff;
-      if (d.cover === i || diff === null) continue;
+      const m = msgs[i]!;
+      if (d.cover === i || !carriesDiff(m)) continue;
+      // a core copy has no diff text: the caller reads it (from the store)
+      const diff = m.diff ?? opts.diffOf?.(m.msgid) ?? null;
+      if (diff === null) continue;
       const id = patchId(diff);
       if (id && !byPatchId.has(id)) byPatchId.set(id, msgs[i]!.msgid);
     }

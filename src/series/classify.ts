@@ -8,7 +8,7 @@
 //    answered by a fix) is not;
 //  - a reply that names no parent at all (a `Re:` without In-Reply-To/References) cannot be a comment on
 //    anything and becomes `other`.
-import type { MessageKind, CoreMessage } from '../mail/types.js';
+import { carriesDiff, type MessageKind, type CoreMessage } from '../mail/types.js';
 import type { Thread } from './thread.js';
 
 export type Role = 'patch' | 'cover' | 'comment' | 'other' | 'rejected';
@@ -103,7 +103,7 @@ export function classify(thread: Thread): Classified {
   for (let i = 0; i < n; i++) {
     if (roles[i] !== 'other') continue;
     const m = msgs[i]!;
-    if (m.kind !== 'other' || m.diff !== null || m.pullUrl !== null) continue;
+    if (m.kind !== 'other' || carriesDiff(m) || m.pullUrl !== null) continue;
     if (m.subject.number !== null || m.subject.isReply || thread.parentOf(i) !== null) continue;
     const author = email(m);
     if (!author) continue;

@@ -65,4 +65,9 @@ export interface AssembleOptions {
   ignoreTrailersFrom?: string[];
   /** window in which unthreaded patches of one sender/version/total are grouped, ms (default 12 h) */
   groupWindowMs?: number;
+  /**
+   * the diff of the first stored message with this Message-ID, for messages given without their diff text
+   * (core copies); read only when some mail names a prerequisite-patch-id
+   */
+  diffOf?: (msgid: string) => string | null;
 }

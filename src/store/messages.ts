@@ -142,10 +142,11 @@ export function storedMembers(parsed: ParsedMessage): StoredMembers {
     full.push(name, json);
     if (inCore) slim.push(name, ownCoreText ? JSON.stringify(core[key as 'body' | 'message' | 'notes']) : json);
   }
-  // coreOf adds the three text fields at the end when the message lacks them
+  // coreOf adds the three text fields at the end when the message lacks them, then hasDiff
   for (const key of ['body', 'message', 'notes'] as const) {
     if (!Object.prototype.hasOwnProperty.call(parsed, key)) slim.push(JSON.stringify(key), JSON.stringify(core[key]));
   }
+  slim.push('"hasDiff"', parsed.diff !== null && parsed.diff !== undefined ? 'true' : 'false');
   return {
     msgid: parsed.msgid,
     hash: parsed.hash,
@@ -231,7 +232,7 @@ export function getCursor(db: Db, source: string, key: string): string | null {
 }
 
 /** The fields of a ParsedMessage that its core copy leaves out (CoreMessage). */
-const NOT_IN_CORE = new Set(['to', 'cc', 'headers', 'dateHeader', 'amText']);
+const NOT_IN_CORE = new Set(['to', 'cc', 'headers', 'dateHeader', 'amText', 'diff']);
 
 /**
  * What the series engine reads of a message (CoreMessage): everything but the patch's text told again and the
@@ -240,8 +241,8 @@ const NOT_IN_CORE = new Set(['to', 'cc', 'headers', 'dateHeader', 'amText']);
  * down to their `>` marks. Loading 10,000 messages this way takes a fraction of the memory.
  */
 export function coreOf(m: ParsedMessage): CoreMessage {
-  const { amText: _amText, to: _to, cc: _cc, headers: _headers, dateHeader: _dateHeader, ...rest } = m;
-  return { ...rest, ...coreText(m) };
+  const { amText: _amText, to: _to, cc: _cc, headers: _headers, dateHeader: _dateHeader, diff, ...rest } = m;
+  return { ...rest, ...coreText(m), hasDiff: diff !== null && diff !== undefined };
 }
 
 /** The text fields of coreOf(m). */
@@ -267,6 +268,15 @@ export function loadCoreMessages(db: Db): CoreMessage[] {
   const out: CoreMessage[] = [];
   for (const r of db.prepare('SELECT coalesce(core, parsed) FROM messages ORDER BY seq').pluck().iterate() as Iterable<string>) out.push(JSON.parse(r) as CoreMessage);
   return out;
+}
+
+/**
+ * Reads the diff of the first stored message with a Message-ID (null when it has none or is not stored): the
+ * `parsed` JSON keeps each diff once, as it is.
+ */
+export function diffReader(db: Db): (msgid: string) => string | null {
+  const stmt = db.prepare("SELECT json_extract(parsed, '$.diff') FROM messages WHERE msgid = ? ORDER BY seq LIMIT 1").pluck();
+  return (msgid) => (stmt.get(msgid) as string | null | undefined) ?? null;
 }
 
 export function loadRaw(db: Db, msgid: string): Buffer | null {

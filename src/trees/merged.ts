@@ -7,6 +7,7 @@
 import { logger } from '../log.js';
 import type { Series, SeriesPatch } from '../series/types.js';
 import type { Db } from '../store/db.js';
+import { diffReader } from '../store/messages.js';
 import { bareSubject, patchFiles, patchId, recentHistory, type History } from './apply.js';
 import type { TreeConfig } from './config.js';
 import { git } from './git.js';
@@ -130,8 +131,7 @@ export async function detectMerged(db: Db, dir: string, tree: Pick<TreeConfig, '
   const all = candidates(db, tree.name, last?.scanned_at ?? null);
   const forward = last !== null && (last.head === head || (await isAncestor(dir, last.head, head)));
 
-  const diffStmt = db.prepare("SELECT json_extract(coalesce(core, parsed), '$.diff') FROM messages WHERE msgid = ? ORDER BY seq LIMIT 1").pluck();
-  const diffOf = (msgid: string) => (diffStmt.get(msgid) as string | null | undefined) ?? null;
+  const diffOf = diffReader(db);
   const ids = new Map<string, Promise<string | null>>();
   const idOf = (msgid: string) => {
     let id = ids.get(msgid);

@@ -9,6 +9,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import client from 'prom-client';
 import type { Series } from '../series/types.js';
 import type { Db } from '../store/db.js';
+import { diffReader } from '../store/messages.js';
 import { loadSeries } from '../store/series.js';
 import { outboxPage, projectsPage, queuePage, seriesPage, workersPage, type SourceRow } from './pages.js';
 import { ProjectIndex, projectSummary, type Project } from './projects.js';
@@ -109,7 +110,7 @@ export async function createWebServer(opts: WebOptions): Promise<FastifyInstance
   const app = Fastify({ logger: false, forceCloseConnections: true });
   const projects = new ProjectIndex(db, opts.projects ?? []);
   const css = webAsset('dashboard.css');
-  const diffOf = db.prepare("SELECT json_extract(parsed, '$.diff') FROM messages WHERE msgid = ? ORDER BY seq LIMIT 1").pluck();
+  const diffOf = diffReader(db);
   const runOf = db.prepare('SELECT state, verdict, detail, branch, updated_at FROM runs WHERE series_id = ? AND version = ?');
 
   const bullBoard = opts.bullBoard?.length ? await mountBullBoard(app, opts.bullBoard) : null;
@@ -313,7 +314,7 @@ export async function createWebServer(opts: WebOptions): Promise<FastifyInstance
     const compareId = (req.query as { compare?: string }).compare;
     const idx = revisions.findIndex((r) => r.id === s.id);
     const older = (compareId && revisions.find((r) => r.id === compareId && r.id !== s.id)) || (idx > 0 ? revisions[idx - 1] : null);
-    const compare = older ? { older, pairs: compareRevisions(older, s, (m) => (diffOf.get(m) as string | null | undefined) ?? null) } : null;
+    const compare = older ? { older, pairs: compareRevisions(older, s, diffOf) } : null;
     const run = (runOf.get(s.id, s.version) as { state: string; verdict: string | null; detail: string | null; branch: string | null; updated_at: string } | undefined) ?? null;
     reply.type('text/html; charset=utf-8');
     const marked = db.prepare("SELECT 1 FROM series_overrides WHERE series_id = ? AND key = 'superseded'").get(s.id) !== undefined;

@@ -13,6 +13,7 @@ import type { ParsedMessage } from '../../src/mail/types.js';
 import { assembleSeries } from '../../src/series/assemble.js';
 import { patchId } from '../../src/series/patch-id.js';
 import type { Series, SeriesDocument } from '../../src/series/types.js';
+import { coreOf } from '../../src/store/messages.js';
 import { archiveGitDir } from '../helpers/archive.js';
 import { runCli } from '../helpers/cli.js';
 
@@ -531,5 +532,15 @@ describe('prerequisite-patch-id (git format-patch --base)', () => {
     expect(doc.series[1]!.depends_on).toEqual([doc.series[0]!.id]);
     // without the prerequisites there is nothing to resolve
     expect((await seriesJson([tmpFile(dependent)])).series[0]!.depends_on).toEqual([]);
+    // core copies hold no diff text: the engine asks for the diffs it needs, and gets the same document
+    const all = await Promise.all(splitMbox(Buffer.from(prereqs + '\n' + dependent)).map((r) => parseMessage(r)));
+    const full = assembleSeries(all, { sloppyTrailers: false });
+    expect(full.series[1]!.depends_on).toEqual([full.series[0]!.id]);
+    const diffs = new Map(all.map((m) => [m.msgid, m.diff]));
+    const cores = all.map(coreOf);
+    expect(cores.some((c) => 'diff' in c)).toBe(false);
+    expect(cores.filter((c) => c.hasDiff).length).toBe(3);
+    expect(assembleSeries(cores, { sloppyTrailers: false, diffOf: (id) => diffs.get(id) ?? null })).toEqual(full);
+    expect(assembleSeries(cores, { sloppyTrailers: false }).series[1]!.depends_on).toEqual([]);
   });
 });

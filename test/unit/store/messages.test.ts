@@ -8,7 +8,8 @@ import type { ParsedMessage } from '../../../src/mail/types.js';
 import { splitMbox } from '../../../src/ingest/mbox.js';
 import { readEpoch } from '../../../src/ingest/public-inbox-git.js';
 import { openDb } from '../../../src/store/db.js';
-import { coreOf, decodeParsed, getCursor, loadCoreMessages, loadParsedMessages, storedForm, storeMessages, storePrepared } from '../../../src/store/messages.js';
+import { assembleStored } from '../../../src/ingest/ingest.js';
+import { coreOf, decodeParsed, diffReader, getCursor, loadCoreMessages, loadParsedMessages, storedForm, storeMessages, storePrepared } from '../../../src/store/messages.js';
 import { archiveGitDir, corpusDir } from '../../helpers/archive.js';
 
 function mailFiles(dir: string): string[] {
@@ -89,6 +90,24 @@ describe('storedForm', () => {
     expect(cases.map(around)).toEqual([2, 2, 1, 0, 0, 0, 0]);
     // stored before references existed: a plain text reads back as it is
     expect(decodeParsed(JSON.stringify({ ...base, body: 'x', message: 'x' }))).toEqual({ ...base, body: 'x', message: 'x' });
+  });
+});
+
+describe('stored core copies', () => {
+  it('assemble the same document whether they hold the diff (stored before it was left out) or not', async () => {
+    const db = openDb(':memory:');
+    const raws = splitMbox(readFileSync(path.join(corpusDir, 'patchwork', 'series', 'revision-basic.mbox')));
+    const parsed = await Promise.all(raws.map((r) => parseMessage(r)));
+    storePrepared(db, parsed.map((p, i) => ({ raw: raws[i], row: storedForm(p), source: 's' })));
+    expect(loadCoreMessages(db).some((m) => 'diff' in m)).toBe(false);
+    const now = assembleStored(db, { sloppyTrailers: false });
+    expect(now.series.length).toBeGreaterThan(0);
+    // an older store: core rows with the diff text and no hasDiff
+    db.exec(`UPDATE messages SET core = json_remove(json_set(core, '$.diff', json_extract(parsed, '$.diff')), '$.hasDiff')`);
+    expect(loadCoreMessages(db).filter((m) => typeof m.diff === 'string').length).toBe(parsed.filter((m) => m.diff !== null).length);
+    expect(assembleStored(db, { sloppyTrailers: false })).toEqual(now);
+    expect(diffReader(db)(parsed.find((m) => m.diff)!.msgid)).toBe(parsed.find((m) => m.diff)!.diff);
+    db.close();
   });
 });
 
