@@ -23,7 +23,10 @@ export interface StoredForm {
   date: string | null;
   subject: string;
   sender: string;
-  /** JSON.stringify of the ParsedMessage, or those UTF-8 bytes (a parser thread hands them over this way) */
+  /**
+   * the ParsedMessage as JSON, texts that repeat another field kept as references (sharedText; decodeParsed
+   * reads it), or those UTF-8 bytes (a parser thread hands them over this way)
+   */
   parsed: string | Buffer;
   /** JSON.stringify of its coreOf copy, or those UTF-8 bytes */
   core: string | Buffer;
