@@ -76,7 +76,7 @@ export class SpareBuffers {
     // the largest are kept
     if (this.buffers.length > this.keep) this.buffers.sort((x, y) => y.byteLength - x.byteLength).length = this.keep;
   }
-  /** a spare of at least N bytes (the largest when none is), or undefined */
+  /** the largest spare, if it has at least N bytes; undefined otherwise */
   take(n = 0): ArrayBuffer | undefined {
     let best = -1;
     for (let i = 0; i < this.buffers.length; i++) {
