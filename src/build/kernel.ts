@@ -10,8 +10,15 @@
 // recompile (deletes them) at the child, and, when their parent-state diagnostics are unknown, at
 // the parent first. Every object the child build recompiled is compared with its diagnostics before
 // the patch, as sets matched across the patch's line shifts (warning-diff.ts).
+//
+// Trust: the base is upstream code; the patches are not. Before the first patch build of a job the builder
+// notes the time (a marker file's ctime, outside the sandbox's reach) and from then on mounts the shared
+// ccache read-only into the sandbox. The next job on the out dir first removes every file there whose ctime
+// is not older than that mark (no process can set a ctime): whatever a patch build wrote, replaced or
+// planted, with any mtime, is gone and made again from the base's sources, so a hostile patch cannot leave
+// objects behind for the next series' builds.
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, readFile, rm, writeFile, rename } from 'node:fs/promises';
+import { copyFile, lstat, mkdir, readdir, readFile, rm, stat, writeFile, rename } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { logger, type Logger } from '../log.js';
@@ -32,6 +39,8 @@ interface OutState {
   units: Record<string, Diagnostic[]>;
   /** diagnostics of the last run that belong to no object (link, objtool, modpost) */
   global: Diagnostic[];
+  /** ctime (ns) from which the out dir holds what patch builds wrote; null when it holds only base builds' */
+  taintedSince: string | null;
 }
 
 export interface MakeRun {
@@ -59,15 +68,45 @@ export function makeVariables(settings: BuildSettings, out: string): string[] {
 async function loadState(file: string): Promise<OutState> {
   try {
     const s = JSON.parse(await readFile(file, 'utf8')) as OutState;
-    return { stamp: s.stamp ?? null, units: s.units ?? {}, global: s.global ?? [] };
+    return { stamp: s.stamp ?? null, units: s.units ?? {}, global: s.global ?? [], taintedSince: s.taintedSince ?? null };
   } catch {
-    return { stamp: null, units: {}, global: [] };
+    return { stamp: null, units: {}, global: [], taintedSince: null };
   }
 }
 
 async function saveState(file: string, state: OutState): Promise<void> {
   await writeFile(`${file}.tmp`, JSON.stringify(state));
   await rename(`${file}.tmp`, file);
+}
+
+/**
+ * Removes every file below DIR (symlinks and other non-directories included) whose ctime is SINCE or later;
+ * directories are searched, not judged by their own ctime (removing an entry changes it). Returns the removed
+ * paths relative to DIR.
+ */
+export async function removeChangedSince(dir: string, since: bigint): Promise<string[]> {
+  const removed: string[] = [];
+  const walk = async (rel: string): Promise<void> => {
+    let entries: string[];
+    try {
+      entries = await readdir(path.join(dir, rel));
+    } catch {
+      return;
+    }
+    for (const name of entries) {
+      const r = rel ? `${rel}/${name}` : name;
+      const full = path.join(dir, r);
+      const st = await lstat(full, { bigint: true }).catch(() => null);
+      if (!st) continue;
+      if (st.isDirectory()) await walk(r);
+      else if (st.ctimeNs >= since) {
+        await rm(full, { force: true });
+        removed.push(r);
+      }
+    }
+  };
+  await walk('');
+  return removed;
 }
 
 /** Records what a make run printed: each recompiled object's diagnostics replace its old ones. */
@@ -85,6 +124,8 @@ class KernelBuild {
   private readonly paths: ReturnType<typeof buildPaths>;
   private state!: OutState;
   private runNo = 0;
+  /** false from the first patch build on: the sandbox then gets the shared ccache read-only */
+  private trusted = true;
   private readonly logDir: string;
 
   constructor(private readonly ctx: BuildContext, private readonly cfg: BuildConfig) {
@@ -105,15 +146,18 @@ class KernelBuild {
     const args = [...(opts.jobs === false ? [] : [`-j${defaultJobs(s)}`, '--output-sync=target']), ...makeVariables(s, this.paths.out), ...targets];
     const command = s.nice > 0 ? 'nice' : 'make';
     const argv = s.nice > 0 ? ['-n', String(s.nice), 'make', ...args] : args;
+    const ccache = { CCACHE_DIR: this.paths.ccache, CCACHE_TEMPDIR: path.join(this.paths.tmp, 'ccache') };
+    if (!this.trusted) await mkdir(this.paths.ccache, { recursive: true }); // mounted read-only: it must exist
     const result = await runSandboxed(
       {
         command,
         args: argv,
         cwd: this.src,
-        env: sandboxEnv({ HOME: this.paths.tmp, TMPDIR: this.paths.tmp, CCACHE_DIR: this.paths.ccache, CCACHE_TEMPDIR: path.join(this.paths.tmp, 'ccache') }),
+        // a patch build reads the cache the base builds filled and adds nothing to it
+        env: sandboxEnv({ HOME: this.paths.tmp, TMPDIR: this.paths.tmp, ...ccache, ...(this.trusted ? {} : { CCACHE_READONLY: '1', CCACHE_NOSTATS: '1' }) }),
         // the tree read-only (its git metadata hidden), nothing else of the bot's files
-        readable: [this.src],
-        writable: [this.paths.out, this.paths.tmp, this.paths.ccache],
+        readable: this.trusted ? [this.src] : [this.src, this.paths.ccache],
+        writable: this.trusted ? [this.paths.out, this.paths.tmp, this.paths.ccache] : [this.paths.out, this.paths.tmp],
         logFile,
         timeoutMs: s.timeout_s * 1000,
         signal: this.ctx.signal,
@@ -140,6 +184,29 @@ class KernelBuild {
     else message = run.parsed.makeErrors.at(-1) ?? `make exited with ${r.code ?? r.signalName}`;
     // what the sandbox stopped says why the build failed (a network fetch, a write, a hidden file)
     return [{ file: '', line: 0, message }, ...r.denials.map((d) => ({ file: '', line: 0, message: d }))];
+  }
+
+  /** From now on the out dir holds what patch builds write (see the head of this file). */
+  private async taint(): Promise<void> {
+    const mark = path.join(this.paths.root, 'taint-mark');
+    await writeFile(mark, `${new Date().toISOString()}\n`);
+    this.state.taintedSince = String((await stat(mark, { bigint: true })).ctimeNs);
+    await saveState(this.paths.state, this.state);
+    this.trusted = false;
+  }
+
+  /** Undoes what an earlier job's patch builds left in the out dir, and empties tmp/ (see the head of this file). */
+  private async untaint(): Promise<void> {
+    await rm(this.paths.tmp, { recursive: true, force: true });
+    await mkdir(this.paths.tmp, { recursive: true });
+    if (this.state.taintedSince === null) return;
+    const removed = await removeChangedSince(this.paths.out, BigInt(this.state.taintedSince));
+    for (const r of removed) delete this.state.units[r];
+    if (removed.includes('.config')) this.state.stamp = null;
+    this.state.global = [];
+    this.state.taintedSince = null;
+    await saveState(this.paths.state, this.state);
+    this.log.info({ removed: removed.length }, 'removed what the last patch builds wrote to the out dir');
   }
 
   async checkout(commit: string): Promise<void> {
@@ -283,6 +350,7 @@ class KernelBuild {
     await rm(this.logDir, { recursive: true, force: true });
     await mkdir(this.logDir, { recursive: true });
     this.state = await loadState(this.paths.state);
+    await this.untaint();
     const skippedAll = (detail: string): PatchBuild[] =>
       ctx.patches.map((p) => ({ msgid: p.msgid, commit: p.commit, status: 'skipped', new_warnings: [], fixed_warnings: [], errors: [], detail, duration_ms: 0 }));
     const result: ConfigBuild = {
@@ -325,6 +393,7 @@ class KernelBuild {
       for (const p of ctx.patches) {
         if (!steps.some((s) => s.msgid === p.msgid)) result.patches.push({ msgid: p.msgid, commit: p.commit, status: 'skipped', new_warnings: [], fixed_warnings: [], errors: [], detail: 'only the series head is built', duration_ms: 0 });
       }
+      if (steps.length) await this.taint();
       for (const step of steps) {
         if (ctx.signal?.aborted) {
           result.patches.push({ msgid: step.msgid, commit: step.commit, status: 'skipped', new_warnings: [], fixed_warnings: [], errors: [], detail: 'cancelled', duration_ms: 0 });

@@ -14,6 +14,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBuild, type BuildResult, type PatchBuild } from '../../src/build/index.js';
 import { buildSettingsSchema, type BuildSettings } from '../../src/build/settings.js';
+import { buildPaths } from '../../src/build/kernel.js';
 import { commitPatch, createMiniTree, git } from './build-mini-tree.js';
 import { processesMatching } from '../helpers/processes.js';
 
@@ -223,6 +224,33 @@ describe.skipIf(!isRoot)('build sandbox: secrets, network, writes, forks', () =>
     expect(patch.sandbox_denials?.some((d) => d.includes('127.0.0.1'))).toBe(true);
     expectNoSecret(log, why);
   }, 60_000);
+
+  it('cannot poison the next series: what it wrote to the out dir is undone, the shared ccache is read-only to it', async () => {
+    const out = buildPaths(settings, 'w0', 'mini', 'mini').out;
+    const ccacheDir = buildPaths(settings, 'w0', 'mini', 'mini').ccache;
+    const MARK = 'PG-POISON-7f3a';
+    const { patch, log } = await buildHostile('poison', [
+      `printf '%s\\n' 'const char pg_poison[] = "${MARK}";' 'int util_twice(int x) { return 3 * x; }' > $(objtree)/evil.c`,
+      'gcc -c -o $(objtree)/lib/util.o $(objtree)/evil.c',
+      // dated in the future: make would take it as newer than lib/util.c for good
+      'touch -d 2099-01-01 $(objtree)/lib/util.o',
+      '-echo planted > $$CCACHE_DIR/planted',
+    ]);
+    expect(patch.status).not.toBe('failure');
+    // the attack took effect in the out dir (so the test can fail) and not in the cache
+    expect(readFileSync(path.join(out, 'lib/util.o')).includes(MARK)).toBe(true);
+    expect(log).toMatch(/planted: Read-only file system/);
+    expect(existsSync(path.join(ccacheDir, 'planted'))).toBe(false);
+    // the next series on the same worker and out dir: its kernel holds nothing of it
+    git(src, 'checkout', '-q', '-B', 'after-poison', base);
+    const commit = commitPatch(src, { 'init/main.c': '#include "util.h"\n\nint main(void)\n{\n\treturn util_twice(21);\n}\n' }, 'init: after the poison');
+    const r = await runBuild({ seriesId: 'after-poison', version: 1, tree: { name: 'mini', dir: src }, base, patches: [{ msgid: '<after-poison@test>', commit }], settings, workerId: 'w0' });
+    expect(r.configs[0].base.status).toBe('success');
+    expect(r.configs[0].patches[0].status).toBe('success');
+    expect(readFileSync(path.join(out, 'lib/util.o')).includes(MARK)).toBe(false);
+    expect(readFileSync(path.join(out, 'vmlinux')).includes(MARK)).toBe(false);
+    expect(existsSync(path.join(out, 'evil.c'))).toBe(false);
+  }, 120_000);
 
   it('stops a fork bomb, leaves no process behind, and the worker builds the next series', async () => {
     const { patch, log, why } = await buildHostile('fork-bomb', ['bomb() { bomb | bomb & }; bomb; sleep 765432'], { timeout_s: 8, sandbox: { ...settings.sandbox, nproc: 64 } });
