@@ -95,7 +95,7 @@ export function registerGate(program: Command, io: CliIo): void {
     .option('--candidate-tree <dir>', 'candidate kernel tree (ring cells)')
     .option('--only <list>', 'run only these cells (ids, comma-separated); the others are reported as not run')
     .option('--accel <accel>', 'tcg, kvm or auto (default: gates.perf.accel)')
-    .option('--cell-budget <s>', 'wall-time budget per perf cell in seconds: no further look starts once it is spent')
+    .option('--cell-budget <s>', 'wall-time budget per perf cell in seconds: no further look starts once it is spent, and a look under way stops after the boot round it runs out in')
     .option('--functional-kernel <bzImage>', 'the kernel the functional cells boot (default: the candidate)')
     .option('--markdown', 'print the listing as a Markdown table')
     .option('--json', 'print the cell reports as JSON')

@@ -29,10 +29,13 @@ export interface PerfGateOptions {
   /** adjust costs for the guest time per transaction (default true: see adjustByCovariate) */
   adjust?: boolean;
   /**
-   * wall-time budget (ms): no further look starts once it is spent (the verdict is then the last look's,
-   * `noisy` where it was not decisive, and the summary says the budget ended the gate)
+   * wall-time budget (ms): no further look starts once it is spent, and a look under way stops after the
+   * boot round in which it ran out (the verdict is then the last completed look's, `noisy` where it was not
+   * decisive, and the summary says the budget ended the gate)
    */
   budgetMs?: number;
+  /** the clock the budget is measured with (tests pass their own) */
+  now?: () => number;
 }
 
 export interface MetricOutcome {
@@ -88,7 +91,9 @@ function push(into: Record<string, number[]>, values: Record<string, number>): v
 
 export async function runPerfGate(o: PerfGateOptions): Promise<PerfGateResult> {
   const run = o.runPair ?? runGuestPair;
-  const t0 = Date.now();
+  const now = o.now ?? Date.now;
+  const t0 = now();
+  const spent = () => o.budgetMs !== undefined && now() - t0 >= o.budgetMs;
   const samples = { baseline: {} as Record<string, number[]>, candidate: {} as Record<string, number[]> };
   const wall = { baseline: {} as Record<string, number[]>, candidate: {} as Record<string, number[]> };
   const cov = { baseline: {} as Record<string, number[]>, candidate: {} as Record<string, number[]>, slope: {} as Record<string, number> };
@@ -110,13 +115,17 @@ export async function runPerfGate(o: PerfGateOptions): Promise<PerfGateResult> {
     : 'KVM: gated on guest CPU cost per transaction; wall-clock rates reported';
   let boots = 0;
   let last: ReturnType<typeof evaluateLook> | null = null;
+  let lastLook = 0;
   let budgetSpent = false;
-  for (const look of o.plan.looks) {
-    if (last && o.budgetMs !== undefined && Date.now() - t0 >= o.budgetMs) {
+  /** boots per side of the look the budget stopped, and that look's size (null: stopped between looks) */
+  let stoppedAt: { boots: number; look: number } | null = null;
+  const perSide = () => samples.baseline[Object.keys(o.rules)[0]]?.length ?? 0;
+  looks: for (const look of o.plan.looks) {
+    if (last && spent()) {
       budgetSpent = true;
       break;
     }
-    while ((samples.baseline[Object.keys(o.rules)[0]]?.length ?? 0) < look) {
+    while (perSide() < look) {
       for (const side of ['baseline', 'candidate'] as const) {
         for (const cell of o.cells) {
           if (o.signal?.aborted) throw new Error('perf gate cancelled');
@@ -132,8 +141,15 @@ export async function runPerfGate(o: PerfGateOptions): Promise<PerfGateResult> {
         }
       }
       boots++;
+      // the first look always completes (there is no verdict before it); a later one stops with the budget
+      if (last && perSide() < look && spent()) {
+        budgetSpent = true;
+        stoppedAt = { boots: perSide(), look };
+        break looks;
+      }
     }
     last = evaluate();
+    lastLook = look;
     o.onProgress?.(last.summary);
     if (last.done) break;
   }
@@ -141,6 +157,9 @@ export async function runPerfGate(o: PerfGateOptions): Promise<PerfGateResult> {
   const metrics: Record<string, MetricOutcome> = {};
   for (const [k, c] of Object.entries(res.metrics)) metrics[k] = { change: c.change, low: c.low, high: c.high, p: c.p, verdict: c.verdict };
   const status = res.status === 'pending' ? 'warning' : res.status;
-  const summary = budgetSpent ? `${res.summary} (wall budget of ${Math.round(o.budgetMs! / 1000)} s spent: no further look)` : res.summary;
-  return { status, summary, budgetSpent, metrics, samples, covariate: cov, wall, note: adjust ? `${note}; costs adjusted for guest time per transaction` : note, wallMs: Date.now() - t0 };
+  const budget = `wall budget of ${Math.round(o.budgetMs! / 1000)} s spent`;
+  const summary = !budgetSpent ? res.summary
+    : stoppedAt ? `${res.summary} (${budget} during the look at ${stoppedAt.look} boots per side: stopped at ${stoppedAt.boots}, the verdict is the look at ${lastLook}'s)`
+      : `${res.summary} (${budget}: no further look)`;
+  return { status, summary, budgetSpent, metrics, samples, covariate: cov, wall, note: adjust ? `${note}; costs adjusted for guest time per transaction` : note, wallMs: now() - t0 };
 }

@@ -23,7 +23,7 @@ export interface MatrixRunOptions {
   thresholds?: Partial<Record<PerfCell['test'], number>>;
   onProgress?: (msg: string) => void;
   signal?: AbortSignal;
-  /** wall-time budget per perf cell (ms): no further look starts once it is spent */
+  /** wall-time budget per perf cell (ms): no further look starts once it is spent, a look under way stops with it */
   cellBudgetMs?: number;
   /** the kernel the functional cells boot (default: the candidate): one with ACPI, PCI hotplug and 8021q */
   functionalKernel?: string;

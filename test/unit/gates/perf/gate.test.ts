@@ -90,5 +90,19 @@ describe('perf gate sequencing', () => {
     expect(capped.budgetSpent).toBe(true);
     expect(capped.status).toBe('warning');
     expect(capped.summary).toMatch(/^5\+5 boots: .*\(wall budget of 0 s spent: no further look\)$/);
+
+    // a budget that runs out inside a look: the look stops after that boot round, not at its planned size
+    let clock = 0;
+    const timed = async (o: PairOptions): Promise<PairResult> => {
+      clock += 1000; // each boot takes a second
+      return noisy(o);
+    };
+    noisyCalls = 0;
+    const midLook = await runPerfGate({ ...base, runPair: timed, now: () => clock, budgetMs: 13_000 });
+    // look 1: 5 rounds of 2 boots (10 s); then rounds 6 (12 s) and 7 (14 s, spent) of the look at 8
+    expect(midLook.samples.baseline.tcp_rr_cost_per_trans).toHaveLength(7);
+    expect(midLook.budgetSpent).toBe(true);
+    expect(midLook.status).toBe(capped.status);
+    expect(midLook.summary).toMatch(/^5\+5 boots: .*\(wall budget of 13 s spent during the look at 8 boots per side: stopped at 7, the verdict is the look at 5's\)$/);
   });
 });
