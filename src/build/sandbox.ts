@@ -20,6 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { logger } from '../log.js';
+import { createBuildCgroup, type BuildCgroup } from './cgroup.js';
 
 const log = logger.child({ module: 'build/sandbox' });
 
@@ -38,6 +39,13 @@ export const sandboxSettingsSchema = z.object({
   max_file_mb: z.number().int().positive().default(4096),
   /** largest log (stdout + stderr), MiB */
   max_output_mb: z.number().int().positive().default(64),
+  /**
+   * memory of the whole build, all its processes together, MiB: enforced by a cgroup per build where the host
+   * has the memory and pids controllers (cgroup.ts), which also holds the build to nproc processes
+   */
+  build_memory_mb: z.number().int().positive().default(8192),
+  /** a cgroup per build (false: the per-process limits only) */
+  cgroup: z.boolean().default(true),
 });
 export type SandboxSettings = z.infer<typeof sandboxSettingsSchema>;
 
@@ -325,6 +333,30 @@ export function countDescendants(pid: number): number {
 }
 
 /** Runs RUN in the sandbox; a non-zero exit, timeout or kill is a result, not an exception. */
+let cgroups = 0;
+let cgroupWarned = false;
+
+/** The build's cgroup (null: none here, or it could not be made; the per-process limits still hold). */
+function buildCgroup(settings: SandboxSettings): BuildCgroup | null {
+  if (!settings.cgroup) return null;
+  try {
+    const cg = createBuildCgroup(`b${process.pid}-${++cgroups}`, { memoryMb: settings.build_memory_mb, pids: settings.nproc });
+    if (!cg && !cgroupWarned) log.warn('no cgroup memory and pids controllers on this host: builds are limited per process only');
+    cgroupWarned ||= !cg;
+    return cg;
+  } catch (err) {
+    if (!cgroupWarned) log.warn({ err }, 'cannot set up a build cgroup: builds are limited per process only');
+    cgroupWarned = true;
+    return null;
+  }
+}
+
+/** ARGV run from a shell that first puts itself (and so everything it starts) into the cgroup's procs files. */
+function inCgroup(procs: string[], argv: string[]): string[] {
+  const join = 'n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 126; shift; n=$((n - 1)); done; exec "$@"';
+  return ['/bin/sh', '-c', join, 'cgroup', String(procs.length), ...procs, ...argv];
+}
+
 export async function runSandboxed(run: SandboxRun, settings: SandboxSettings): Promise<SandboxResult> {
   let isolation: Isolation = 'none';
   if (settings.enabled) {
@@ -346,11 +378,14 @@ export async function runSandboxed(run: SandboxRun, settings: SandboxSettings): 
   let argv: string[];
   const view = sandboxView(run);
   let mnt: string | null = null;
+  let cgroup: BuildCgroup | null = null;
   if (isolation === 'namespaces') {
     // the new root's mount point (an empty directory; the tmpfs on it exists only in the namespace)
     mnt = mkdtempSync(path.join(os.tmpdir(), 'pg-sandbox-root-'));
     argv = ['timeout', '-s', 'KILL', `${timeoutS + 5}`, 'unshare', ...UNSHARE,
       '/bin/sh', '-c', setupScript(view, settings), 'sandbox', mnt, path.resolve(run.cwd), run.command, ...run.args];
+    cgroup = buildCgroup(settings);
+    if (cgroup) argv = inCgroup(cgroup.procs, argv);
   } else {
     argv = ['timeout', '-s', 'KILL', `${timeoutS + 5}`, 'prlimit', `--as=${settings.memory_mb * mb}`, `--fsize=${settings.max_file_mb * mb}`, '--core=0', '--',
       '/bin/sh', '-c', 'exec "$@" 2>&1', 'sandbox', run.command, ...run.args];
@@ -430,6 +465,12 @@ export async function runSandboxed(run: SandboxRun, settings: SandboxSettings): 
     if (timedOut && userProcessesAtLimit >= settings.nproc * 0.9) {
       denials.push(`sandbox: process limit reached: ${processesAtLimit} processes in the build at the time limit, ${userProcessesAtLimit} of uid ${uid} (limit ${settings.nproc})`);
     }
+  }
+  if (cgroup) {
+    const u = cgroup.usage();
+    if (u.oomKills > 0) denials.push(`sandbox: memory limit of ${settings.build_memory_mb} MiB for the whole build reached: ${u.oomKills} process(es) killed`);
+    if (u.pidsLimitHit) denials.push(`sandbox: process limit of ${settings.nproc} for the whole build reached`);
+    cgroup.remove();
   }
   return { code, signalName, timedOut, aborted, outputLimited, durationMs: Date.now() - started, isolation, denials };
 }

@@ -7,7 +7,7 @@
 // outcome says why, no secret reaches the log, and the same worker then builds an ordinary patch.
 // Needs root (namespaces).
 import { createServer, type Server } from 'node:net';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -19,6 +19,9 @@ import { commitPatch, createMiniTree, git } from './build-mini-tree.js';
 import { processesMatching } from '../helpers/processes.js';
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+/** a cgroup memory controller to hold a build to (v1 here; v2 on a current Debian) */
+const hasCgroupMemory = existsSync('/sys/fs/cgroup/memory/memory.limit_in_bytes')
+  || (existsSync('/sys/fs/cgroup/cgroup.controllers') && readFileSync('/sys/fs/cgroup/cgroup.controllers', 'utf8').includes('memory'));
 const SECRET = 'pg-bot-secret-5d1e0b77';
 
 let root: string;
@@ -223,6 +226,18 @@ describe.skipIf(!isRoot)('build sandbox: secrets, network, writes, forks', () =>
     expect(messages.some((m) => m.startsWith('sandbox: network access blocked:') && m.includes('192.0.2.1'))).toBe(true);
     expect(patch.sandbox_denials?.some((d) => d.includes('127.0.0.1'))).toBe(true);
     expectNoSecret(log, why);
+  }, 60_000);
+
+  it.skipIf(!hasCgroupMemory)('is held to its memory as a whole: processes each under the per-process limit are killed at the build\'s', async () => {
+    const { patch, log, why } = await buildHostile('memory-hog', [
+      // six processes of 200 MiB each: every one under the 4096 MiB per-process limit, 1.2 GiB together
+      'for i in 1 2 3 4 5 6; do (head -c 200M /dev/zero | tail > /dev/null) & done; wait',
+    ], { sandbox: { ...settings.sandbox, build_memory_mb: 256 } });
+    expect(patch.sandbox_denials).toEqual(expect.arrayContaining([expect.stringMatching(/^sandbox: memory limit of 256 MiB for the whole build reached: \d+ process\(es\) killed$/)]));
+    expectNoSecret(log, why);
+    // the build's cgroup is gone after it
+    const left = ['/sys/fs/cgroup/memory/patchgate', '/sys/fs/cgroup/patchgate'].filter((d) => existsSync(d)).flatMap((d) => readdirSync(d)).filter((n) => n.startsWith(`b${process.pid}-`));
+    expect(left).toEqual([]);
   }, 60_000);
 
   it('cannot poison the next series: what it wrote to the out dir is undone, the shared ccache is read-only to it', async () => {
