@@ -4,7 +4,7 @@
 // hierarchy with the memory and pids controllers, as on a current Debian); where neither can be set up the
 // build runs with the per-process limits only, and the log says why. Only v1 is exercised by the tests here:
 // this host has no v2 memory controller.
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 export interface BuildCgroupLimits {
@@ -138,10 +138,50 @@ function v2(root: string, name: string, limits: BuildCgroupLimits): BuildCgroup 
   };
 }
 
+let swept = false;
+
+/**
+ * Removes the build cgroups (`b<pid>-<n>`) a bot process left when it died: those whose process is gone and
+ * that hold no process any more.
+ */
+export function sweepBuildCgroups(root = '/sys/fs/cgroup'): string[] {
+  const removed: string[] = [];
+  for (const parent of [path.join(root, 'patchgate'), path.join(root, 'memory/patchgate'), path.join(root, 'pids/patchgate')]) {
+    let names: string[];
+    try {
+      names = readdirSync(parent);
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      const m = /^b(\d+)-\d+$/.exec(name);
+      if (!m) continue;
+      try {
+        process.kill(Number(m[1]), 0);
+        continue; // its bot process still runs
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ESRCH') continue;
+      }
+      try {
+        rmdirSync(path.join(parent, name));
+        removed.push(path.join(parent, name));
+      } catch {
+        /* still holds a process */
+      }
+    }
+  }
+  return removed;
+}
+
 /**
  * A cgroup named NAME with LIMITS, or null where this host has no usable cgroup memory and pids controllers.
- * Throws when one exists but cannot be set up (the caller logs it and goes on without).
+ * Throws when one exists but cannot be set up (the caller logs it and goes on without). The first call of a
+ * process also sweeps away what earlier, dead bot processes left (sweepBuildCgroups).
  */
 export function createBuildCgroup(name: string, limits: BuildCgroupLimits, root = '/sys/fs/cgroup'): BuildCgroup | null {
+  if (!swept) {
+    swept = true;
+    sweepBuildCgroups(root);
+  }
   return v2(root, name, limits) ?? v1(root, name, limits);
 }
