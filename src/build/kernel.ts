@@ -16,7 +16,8 @@
 // ccache read-only into the sandbox. The next job on the out dir first removes every file there whose ctime
 // is not older than that mark (no process can set a ctime): whatever a patch build wrote, replaced or
 // planted, with any mtime, is gone and made again from the base's sources, so a hostile patch cannot leave
-// objects behind for the next series' builds.
+// objects behind for the next series' builds. (This holds while the clock does not step back during a job:
+// the file system stamps ctimes from it.)
 import { existsSync } from 'node:fs';
 import { copyFile, lstat, mkdir, readdir, readFile, rm, stat, writeFile, rename } from 'node:fs/promises';
 import { createHash } from 'node:crypto';

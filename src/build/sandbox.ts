@@ -332,7 +332,6 @@ export function countDescendants(pid: number): number {
   return n;
 }
 
-/** Runs RUN in the sandbox; a non-zero exit, timeout or kill is a result, not an exception. */
 let cgroups = 0;
 let cgroupWarned = false;
 
@@ -357,6 +356,7 @@ function inCgroup(procs: string[], argv: string[]): string[] {
   return ['/bin/sh', '-c', join, 'cgroup', String(procs.length), ...procs, ...argv];
 }
 
+/** Runs RUN in the sandbox; a non-zero exit, timeout or kill is a result, not an exception. */
 export async function runSandboxed(run: SandboxRun, settings: SandboxSettings): Promise<SandboxResult> {
   let isolation: Isolation = 'none';
   if (settings.enabled) {
