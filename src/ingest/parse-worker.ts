@@ -18,16 +18,16 @@ interface Request {
   hashes?: string[];
 }
 
-/**
- * One message at a time, each serialised (to UTF-8 outside the heap) as soon as it is parsed: a parsed message
- * dies young instead of a whole batch of them being copied through the young generation and promoted.
- */
 const spares = new SpareBuffers();
 
 // the thread starts ahead of its first batch (prestart): mailparser, which a few messages need, is loaded in
 // that wait instead of in the middle of a batch (measured: ~90 ms of the parser thread's time at that point)
 void preloadMailparser().catch(() => undefined);
 
+/**
+ * One message at a time, each serialised (to UTF-8 outside the heap) as soon as it is parsed: a parsed message
+ * dies young instead of a whole batch of them being copied through the young generation and promoted.
+ */
 async function prepare(raws: Buffer[], maxBytes: number | undefined, hashes: string[] | undefined): Promise<{ buffer: ArrayBuffer; rows: WireRow[] }> {
   // a batch's texts mostly fit (~5 MB per 256 messages on the archive); a buffer that grew is reused at its size
   const enc = createRowEncoder(8 << 20, spares.take());
