@@ -3,7 +3,9 @@
 // build tests. Not a test file itself.
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import path from 'node:path';
+import { buildSettingsSchema, type BuildSettings } from '../../src/build/settings.js';
 
 const MAKEFILE = `# Kbuild-style mini tree
 O ?= .
@@ -120,4 +122,36 @@ export function writeFragment(dir: string, name: string, text: string): string {
   writeFileSync(file, text);
   chmodSync(file, 0o644);
   return file;
+}
+
+/** The build settings of the mini tree's tests: one config (tinyconfig), two jobs, a minute per make. */
+export function miniBuildSettings(workDir: string, artifactsDir: string): BuildSettings {
+  return buildSettingsSchema.parse({
+    work_dir: workDir,
+    artifacts_dir: artifactsDir,
+    jobs: 2,
+    timeout_s: 60,
+    configs: [{ name: 'mini', base: 'tinyconfig', fragments: [] }],
+  });
+}
+
+/** A server on the host's loopback that counts the connections it gets (a sandboxed build must make none). */
+export interface CountingServer {
+  port: number;
+  connections(): number;
+  close(): Promise<void>;
+}
+
+export async function startCountingServer(): Promise<CountingServer> {
+  let connections = 0;
+  const server = createServer((s) => {
+    connections++;
+    s.destroy();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as { port: number }).port,
+    connections: () => connections,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
 }

@@ -6,16 +6,15 @@
 // a one-patch series built by the kernel builder on a small Kbuild-style C tree; each is stopped, the
 // outcome says why, no secret reaches the log, and the same worker then builds an ordinary patch.
 // Needs root (namespaces).
-import { createServer, type Server } from 'node:net';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBuild, type BuildResult, type PatchBuild } from '../../src/build/index.js';
-import { buildSettingsSchema, type BuildSettings } from '../../src/build/settings.js';
+import type { BuildSettings } from '../../src/build/settings.js';
 import { buildPaths } from '../../src/build/kernel.js';
-import { commitPatch, createMiniTree, git } from './build-mini-tree.js';
+import { commitPatch, createMiniTree, git, miniBuildSettings, startCountingServer, type CountingServer } from './build-mini-tree.js';
 import { processesMatching } from '../helpers/processes.js';
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
@@ -29,9 +28,7 @@ let bot: string;
 let src: string;
 let base: string;
 let settings: BuildSettings;
-let server: Server;
-let port = 0;
-let connections = 0;
+let server: CountingServer;
 const secretFiles: Record<string, string> = {};
 const savedEnv: Record<string, string | undefined> = {};
 const ENV_SECRETS = { PATCHGATE_WEBHOOK_SECRET: `webhook-${SECRET}`, GITHUB_TOKEN: `ghs_${SECRET}`, SMTP_PASSWORD: `smtp-${SECRET}`, PATCHGATE_WEB_TOKEN: `web-${SECRET}` };
@@ -87,19 +84,8 @@ beforeAll(async () => {
   base = createMiniTree(src);
   // the tree's own git config with a credential in a remote URL
   git(src, 'remote', 'add', 'origin', `https://x-access-token:git-${SECRET}@github.com/example/mini.git`);
-  settings = buildSettingsSchema.parse({
-    work_dir: path.join(bot, 'var/build'),
-    artifacts_dir: path.join(bot, 'var/artifacts'),
-    jobs: 2,
-    timeout_s: 60,
-    configs: [{ name: 'mini', base: 'tinyconfig', fragments: [] }],
-  });
-  server = createServer((s) => {
-    connections++;
-    s.destroy();
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  port = (server.address() as { port: number }).port;
+  settings = miniBuildSettings(path.join(bot, 'var/build'), path.join(bot, 'var/artifacts'));
+  server = await startCountingServer();
   for (const [k, v] of Object.entries(ENV_SECRETS)) {
     savedEnv[k] = process.env[k];
     process.env[k] = v;
@@ -115,7 +101,7 @@ afterAll(async () => {
     else process.env[k] = v;
   }
   delete process.env.PATCHGATE_CONFIG;
-  await new Promise((r) => server?.close(r));
+  await server?.close();
   if (root) rmSync(root, { recursive: true, force: true });
 });
 
@@ -213,11 +199,11 @@ describe.skipIf(!isRoot)('build sandbox: secrets, network, writes, forks', () =>
 
   it('cannot reach the network: neither a server on 127.0.0.1 nor an outside address', async () => {
     const { patch, log, why } = await buildHostile('network', [
-      `-timeout 5 bash -c 'exec 3<>/dev/tcp/127.0.0.1/${port}' && echo LOOPBACK-CONNECTED`,
+      `-timeout 5 bash -c 'exec 3<>/dev/tcp/127.0.0.1/${server.port}' && echo LOOPBACK-CONNECTED`,
       // TEST-NET-1 (RFC 5737): unroutable even if the sandbox failed
       "timeout 5 bash -c 'exec 3<>/dev/tcp/192.0.2.1/80' && echo OUTSIDE-CONNECTED",
     ]);
-    expect(connections).toBe(0);
+    expect(server.connections()).toBe(0);
     expect(log).not.toMatch(/^(LOOPBACK|OUTSIDE)-CONNECTED$/m);
     expect(log).toMatch(/127\.0\.0\.1\/\d+: Network is unreachable/);
     expect(log).toMatch(/192\.0\.2\.1\/80: Network is unreachable/);

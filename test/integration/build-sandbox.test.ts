@@ -1,14 +1,13 @@
 // The build sandbox against hostile patches: a Makefile that reaches for the network, writes outside
 // its tree, reads the bot's secrets, hangs with an escaped child, or forks without end. Each is
 // stopped and reported, and the worker goes on building. Needs root (namespaces).
-import { createServer, type Server } from 'node:net';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBuild } from '../../src/build/index.js';
-import { buildSettingsSchema, type BuildSettings } from '../../src/build/settings.js';
-import { commitPatch, createMiniTree, git } from './build-mini-tree.js';
+import type { BuildSettings } from '../../src/build/settings.js';
+import { commitPatch, createMiniTree, git, miniBuildSettings, startCountingServer, type CountingServer } from './build-mini-tree.js';
 import { processesMatching } from '../helpers/processes.js';
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
@@ -17,9 +16,7 @@ let root: string;
 let src: string;
 let base: string;
 let settings: BuildSettings;
-let server: Server;
-let port = 0;
-let connections = 0;
+let server: CountingServer;
 const SECRET = 'pg-secret-7f3c9a1e';
 
 function evilMakefile(recipe: string[]): string {
@@ -43,32 +40,21 @@ beforeAll(async () => {
   chmodSync(root, 0o755);
   src = path.join(root, 'tree');
   base = createMiniTree(src);
-  settings = buildSettingsSchema.parse({
-    work_dir: path.join(root, 'work'),
-    artifacts_dir: path.join(root, 'artifacts'),
-    jobs: 2,
-    timeout_s: 60,
-    configs: [{ name: 'mini', base: 'tinyconfig', fragments: [] }],
-  });
-  server = createServer((s) => {
-    connections++;
-    s.destroy();
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  port = (server.address() as { port: number }).port;
+  settings = miniBuildSettings(path.join(root, 'work'), path.join(root, 'artifacts'));
+  server = await startCountingServer();
   process.env.PATCHGATE_TEST_SECRET = SECRET;
 });
 
 afterAll(async () => {
   delete process.env.PATCHGATE_TEST_SECRET;
-  await new Promise((r) => server?.close(r));
+  await server?.close();
   if (root) rmSync(root, { recursive: true, force: true });
 });
 
 describe.skipIf(!isRoot)('build sandbox', () => {
   it('cuts the network: a Makefile cannot reach a server on the host loopback', async () => {
-    const { patch, log } = await buildHostile('net', [`@echo probing; exec 3<>/dev/tcp/127.0.0.1/${port} && echo CONNECTED || echo NO-NETWORK`]);
-    expect(connections).toBe(0);
+    const { patch, log } = await buildHostile('net', [`@echo probing; exec 3<>/dev/tcp/127.0.0.1/${server.port} && echo CONNECTED || echo NO-NETWORK`]);
+    expect(server.connections()).toBe(0);
     expect(log).toContain('NO-NETWORK');
     expect(log).not.toContain('CONNECTED');
     expect(patch.status).toBe('success'); // the build itself goes on; it just had no network

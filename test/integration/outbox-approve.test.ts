@@ -6,19 +6,19 @@ import os from 'node:os';
 import path from 'node:path';
 import { simpleParser } from 'mailparser';
 import YAML from 'yaml';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { approveHeldReply, configureOutbox, createMailTransport, queueReport, sendOutbox, type OutboxRow } from '../../src/report/outbox.js';
 import { parseSettings } from '../../src/settings/load.js';
 import type { Settings } from '../../src/settings/schema.js';
 import { openDb, type Db } from '../../src/store/db.js';
 import { runCli } from '../helpers/cli.js';
 import { contextFor } from '../unit/report/cases.js';
-import { startSmtpSink, type SmtpSink } from '../unit/report/helpers/smtp-sink.js';
+import { useSmtpSink } from '../unit/report/helpers/smtp-sink.js';
 
 const LIST = 'netdev@vger.kernel.org';
 
 describe('approving a held reply', () => {
-  let sink: SmtpSink;
+  const sink = useSmtpSink();
   let dir: string;
   let dbPath: string;
   let configPath: string;
@@ -26,14 +26,7 @@ describe('approving a held reply', () => {
   let settings: Settings;
   let n = 0;
 
-  beforeAll(async () => {
-    sink = await startSmtpSink();
-  });
-  afterAll(async () => {
-    await sink.close();
-  });
   beforeEach(() => {
-    sink.messages.length = 0;
     dir = mkdtempSync(path.join(os.tmpdir(), 'patchgate-approve-'));
     dbPath = path.join(dir, 'store.sqlite');
     // sending on, but netdev is not among the lists enabled for it: its replies are held (dry-run)

@@ -7,38 +7,29 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { simpleParser } from 'mailparser';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { queueReport, type OutboxRow } from '../../src/report/outbox.js';
 import { parseSettings } from '../../src/settings/load.js';
 import { openDb, type Db } from '../../src/store/db.js';
 import { contextFor } from '../unit/report/cases.js';
-import { startSmtpSink, type SmtpSink } from '../unit/report/helpers/smtp-sink.js';
+import { useSmtpSink, type SmtpSink } from '../unit/report/helpers/smtp-sink.js';
 import { runSender } from '../unit/report/helpers/run-sender.js';
 
 const LIST = 'netdev@vger.kernel.org';
-
-
 
 async function arrivedIds(sink: SmtpSink): Promise<string[]> {
   return Promise.all(sink.messages.map(async (m) => (await simpleParser(m.raw)).messageId ?? ''));
 }
 
 describe('outbox crash safety (SIGKILL of the sender process)', () => {
-  let sink: SmtpSink;
+  const sink = useSmtpSink();
   let dir: string;
   let dbPath: string;
   let db: Db;
   const settings = parseSettings({ smtp: { url: 'smtp://127.0.0.1:1', from: 'patchgate <bot@patchgate.example.org>' },
     reply: { mode: 'send', lists: [LIST], rate_limit: { per_list: 0, per_submitter: 0 } } });
 
-  beforeAll(async () => {
-    sink = await startSmtpSink();
-  });
-  afterAll(async () => {
-    await sink.close();
-  });
   beforeEach(() => {
-    sink.messages.length = 0;
     dir = mkdtempSync(path.join(os.tmpdir(), 'patchgate-outbox-'));
     dbPath = path.join(dir, 'store.sqlite');
     db = openDb(dbPath);

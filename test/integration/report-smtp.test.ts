@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { simpleParser } from 'mailparser';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { splitMbox } from '../../src/ingest/mbox.js';
 import { parseMessage } from '../../src/mail/parse.js';
 import type { ParsedMessage } from '../../src/mail/types.js';
@@ -14,7 +14,7 @@ import { createMailTransport, queueReport, replySummary, sendOutbox } from '../.
 import { assembleSeries } from '../../src/series/assemble.js';
 import { parseSettings } from '../../src/settings/load.js';
 import { openDb, type Db } from '../../src/store/db.js';
-import { startSmtpSink, type SmtpSink } from '../unit/report/helpers/smtp-sink.js';
+import { useSmtpSink } from '../unit/report/helpers/smtp-sink.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const corpus = path.resolve(repoRoot, '..', 'shared', 'corpus', 'patchwork', 'series');
@@ -48,16 +48,9 @@ async function contextFromCorpus(mbox: string): Promise<{ messages: ParsedMessag
 }
 
 describe('replies over real SMTP (loopback)', () => {
-  let sink: SmtpSink;
+  const sink = useSmtpSink();
   let db: Db;
-  beforeAll(async () => {
-    sink = await startSmtpSink();
-  });
-  afterAll(async () => {
-    await sink.close();
-  });
   beforeEach(() => {
-    sink.messages.length = 0;
     db = openDb(':memory:');
   });
 

@@ -2,6 +2,7 @@
 // accepted only when its DATA ended with the final "."; a client that dies mid-DATA delivers nothing.
 import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
+import { afterAll, beforeAll, beforeEach } from 'vitest';
 
 export interface Received {
   raw: Buffer;
@@ -65,5 +66,39 @@ export async function startSmtpSink(opts: SinkOptions = {}): Promise<SmtpSink> {
     messages,
     connections: () => connections,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/**
+ * A sink for one describe block: started before its tests, emptied before each of them, closed after them.
+ * The object is usable in the tests (its fields read the running sink).
+ */
+export function useSmtpSink(opts: SinkOptions = {}): SmtpSink {
+  let sink: SmtpSink | undefined;
+  const running = (): SmtpSink => {
+    if (!sink) throw new Error('the SMTP sink is not started (use it inside a test)');
+    return sink;
+  };
+  beforeAll(async () => {
+    sink = await startSmtpSink(opts);
+  });
+  afterAll(async () => {
+    await sink?.close();
+  });
+  beforeEach(() => {
+    if (sink) sink.messages.length = 0;
+  });
+  return {
+    get port() {
+      return running().port;
+    },
+    get url() {
+      return running().url;
+    },
+    get messages() {
+      return running().messages;
+    },
+    connections: () => running().connections(),
+    close: () => running().close(),
   };
 }
